@@ -1,0 +1,67 @@
+"""Real-time scan loop: pace PLC scans on the wall clock inside one asyncio loop.
+
+The PLC clock is milliseconds since the loop started (monotonic), so timers
+never jump with wall-clock adjustments. Each scan is aligned to its slot on
+the cycle grid; a scan that starts a full cycle late counts as an overrun
+and the loop skips to the next free slot instead of bursting to catch up,
+as a real PLC's cyclic task does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Iterable
+
+from .runtime import Plc
+
+
+class ScanLoop:
+    def __init__(self, plcs: Plc | Iterable[Plc], *, keep_lateness: int = 20_000) -> None:
+        self.plcs = [plcs] if isinstance(plcs, Plc) else list(plcs)
+        self._t0 = time.monotonic_ns()
+        self._task: asyncio.Task | None = None
+        # start lateness of recent scans in microseconds (for p99 reporting)
+        self.lateness_us: deque[float] = deque(maxlen=keep_lateness)
+
+    def now_ms(self) -> int:
+        return (time.monotonic_ns() - self._t0) // 1_000_000
+
+    def start(self) -> None:
+        self._t0 = time.monotonic_ns()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        # one task per distinct cycle time keeps each PLC on its own grid
+        by_cycle: dict[int, list[Plc]] = {}
+        for p in self.plcs:
+            by_cycle.setdefault(p.cycle_ms, []).append(p)
+        await asyncio.gather(*(self._cyclic(c, ps) for c, ps in by_cycle.items()))
+
+    async def _cyclic(self, cycle_ms: int, plcs: list[Plc]) -> None:
+        cycle_ns = cycle_ms * 1_000_000
+        slot = 0  # ns since t0
+        while True:
+            now = time.monotonic_ns() - self._t0
+            late = now - slot
+            self.lateness_us.append(late / 1000.0)
+            for p in plcs:
+                p.scan(now // 1_000_000)
+            slot += cycle_ns
+            behind = time.monotonic_ns() - self._t0 - slot
+            if behind > 0:  # the scan ran past its next slot: overrun; skip rather than burst
+                slot += (behind // cycle_ns + 1) * cycle_ns
+                for p in plcs:
+                    p.diag.overruns += 1
+            delay = (slot - (time.monotonic_ns() - self._t0)) / 1e9
+            await asyncio.sleep(max(0.0, delay))
