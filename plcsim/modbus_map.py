@@ -27,7 +27,7 @@ Rules (Modbus Application Protocol v1.1b3, section 6 and 7):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .config import ConfigError, TagMapEntry
 from .iec_types import IecType, decode_registers, encode_registers
@@ -64,9 +64,14 @@ class _Reject(Exception):
 
 
 class MappedVar:
-    """One scalar (or one array element) at a Modbus address; ``width`` addresses wide."""
+    """One scalar (or one array element) at a Modbus address; ``width`` addresses wide.
 
-    __slots__ = ("path", "key", "type", "index", "table", "address", "width", "writable")
+    ``encode(value) -> registers`` and ``decode(registers) -> value`` (or
+    _MISSING when the registers are no value of the type) are picked once
+    here, so a request does no type dispatch per register.
+    """
+
+    __slots__ = ("path", "key", "type", "index", "table", "address", "width", "writable", "encode", "decode")
 
     def __init__(self, tag: TagInfo, index: int | None, table: str, address: int, width: int) -> None:
         self.path = tag.path
@@ -78,6 +83,7 @@ class MappedVar:
         self.width = width
         # Only coils and holding registers are writable from Modbus at all.
         self.writable = tag.writable and not tag.constant and table in (COILS, HOLDING)
+        self.encode, self.decode = _codec(tag.type)
 
     def __repr__(self) -> str:
         elem = "" if self.index is None else f"[{self.index}]"
@@ -189,11 +195,14 @@ class ModbusMap:
         except _Reject as r:
             return ModbusResponse(exception_code=r.code)
 
-    def _value(self, plc: Any, var: MappedVar, cache: dict[str, Any]) -> Any:
-        v = cache.get(var.path, _MISSING)
+    @staticmethod
+    def _value(plc: Any, var: MappedVar, cache: dict[str, Any]) -> Any:
+        if var.index is None:
+            return plc.read(var.path)
+        v = cache.get(var.path, _MISSING)  # an array is read once per request, not once per element
         if v is _MISSING:
             v = cache[var.path] = plc.read(var.path)
-        return v if var.index is None else v[var.index]
+        return v[var.index]
 
     def _check_range(self, table: str, address: int, count: int) -> list:
         slots = self._slots[table]
@@ -221,7 +230,7 @@ class ModbusMap:
             if s is not None:
                 var, off = s
                 if var is not last:  # encode each variable once per request
-                    last, regs = var, encode_registers(var.type, self._value(plc, var, cache))
+                    last, regs = var, var.encode(self._value(plc, var, cache))
                 out[i] = regs[off]
         return tuple(out)
 
@@ -257,11 +266,11 @@ class ModbusMap:
             regs = pending.get(var)
             if regs is None:
                 # start from the current value so a partial write keeps the other registers
-                regs = pending[var] = [0] if var.width == 1 else encode_registers(var.type, self._value(plc, var, cache))
+                regs = pending[var] = [0] if var.width == 1 else var.encode(self._value(plc, var, cache))
             regs[off] = v
         updates = []
         for var, regs in pending.items():
-            value = _from_registers(var.type, regs)
+            value = var.decode(regs)
             if value is _MISSING:
                 raise _Reject(ILLEGAL_DATA_VALUE)
             updates.append((var, value))
@@ -318,15 +327,35 @@ class ModbusMap:
         return slots[address] if 0 <= address < len(slots) else None
 
 
-def _from_registers(t: IecType, regs: list[int]) -> Any:
-    """Decode registers into a value of type t, or _MISSING if they are not a value of t."""
+def _codec(t: IecType) -> tuple[Callable[[Any], list[int]], Callable[[list[int]], Any]]:
+    """(encode, decode) for a type; the common ones inline, the rest via iec_types (same wire format)."""
     if t.kind == "bool":
-        return bool(regs[0]) if regs[0] <= 1 else _MISSING
-    if t.bits == 8:
+        return (lambda v: [1 if v else 0]), (lambda r: bool(r[0]) if r[0] <= 1 else _MISSING)
+    if t.kind == "int" and t.bits == 8:
         # one byte in the low half; a signed byte may also come sign-extended to 16 bits
-        r = regs[0]
-        if r > 0xFF and not (t.signed and r >= 0xFF80):
-            return _MISSING
-        return decode_registers(t, [r & 0xFF])
-    value = decode_registers(t, regs)
-    return value if t.accepts(value) else _MISSING
+        lo = 0xFF80 if t.signed else 0x10000
+
+        def dec8(r: list[int]) -> Any:
+            v = r[0]
+            if v > 0xFF and v < lo:
+                return _MISSING
+            v &= 0xFF
+            return v - 0x100 if t.signed and v & 0x80 else v
+
+        return (lambda v: [v & 0xFF]), dec8
+    if t.kind == "int" and t.bits == 16:
+        if t.signed:
+            return (lambda v: [v & 0xFFFF]), (lambda r: r[0] - 0x10000 if r[0] & 0x8000 else r[0])
+        return (lambda v: [v]), (lambda r: r[0])
+    if t.kind == "int" and t.bits == 32:
+        def dec32(r: list[int]) -> int:
+            v = (r[0] << 16) | r[1]
+            return v - 0x100000000 if t.signed and v & 0x80000000 else v
+
+        return (lambda v: [(v >> 16) & 0xFFFF, v & 0xFFFF]), dec32
+
+    def dec(r: list[int]) -> Any:
+        value = decode_registers(t, r)
+        return value if t.accepts(value) else _MISSING
+
+    return (lambda v: encode_registers(t, v)), dec

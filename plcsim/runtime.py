@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,11 +88,16 @@ class Plc:
         self.program = compiled
         self.version = version
         self._inst = inst
-        self._tags = {t.path.lower(): t for t in compiled.tags}
-        self._inputs: dict[str, Any] = {}
+        read_only = {r.lower() for r in self.config.read_only}
+        tags = [replace(t, writable=False) if _names(t) & read_only else t for t in compiled.tags]
+        self._taglist = tags
+        self._tags = {t.path.lower(): t for t in tags}
+        # physical inputs stay driven across an online change (the plant did not change)
+        prev_inputs = getattr(self, "_inputs", {}) if keep_state else {}
+        self._inputs: dict[str, Any] = {k: v for k, v in prev_inputs.items() if k in self._tags}
         from .modbus_map import ModbusMap  # local: modbus_map imports tags only
 
-        self.modbus_map = ModbusMap(compiled.tags, self.config.tag_map)
+        self.modbus_map = ModbusMap(tags, self.config.tag_map)
 
     def load(self, program: CompiledProgram | str | Path, version: str | None = None) -> None:
         """Online change: stage a new program; it takes effect at the next scan boundary.
@@ -112,6 +117,15 @@ class Plc:
         return self.program.hash
 
     # ------------------------------------------------------------------ modes
+    def restart(self, *, cold: bool = False) -> None:
+        """Warm restart keeps RETAIN variables and re-initialises the rest; cold resets all."""
+        kept = {} if cold else self.retained()
+        self._install(self.program, self.version, keep_state=False)
+        for path, value in kept.items():
+            self.program.setters[path.lower()](self._inst, value)
+        self.mode = RUN
+        self.fault = None
+
     def start(self) -> None:
         if self.mode == FAULT:
             self.fault = None
@@ -166,7 +180,7 @@ class Plc:
     # ------------------------------------------------------------------- tags
     @property
     def tags(self) -> list[TagInfo]:
-        return self.program.tags
+        return self._taglist
 
     def tag(self, path: str) -> TagInfo:
         key = path.lower()
@@ -205,13 +219,13 @@ class Plc:
         """Every tag's current value, keyed by its path."""
         inst = self._inst
         g = self.program.getters
-        return {t.path: g[t.path.lower()](inst) for t in self.program.tags}
+        return {t.path: g[t.path.lower()](inst) for t in self._taglist}
 
     def outputs(self) -> dict[str, Any]:
         """Physical outputs (%Q...) as the plant sees them: the safe state unless RUN."""
         out = {}
         safe = {k.lower(): v for k, v in self.config.safe_state.items()}
-        for t in self.program.tags:
+        for t in self._taglist:
             if t.location is None or t.location.area != "Q":
                 continue
             if self.mode == RUN:
@@ -262,7 +276,7 @@ class Plc:
 
     def retained(self) -> dict[str, Any]:
         """Values of RETAIN variables, by path."""
-        return {t.path: self.read(t.path) for t in self.program.tags if t.retain}
+        return {t.path: self.read(t.path) for t in self._taglist if t.retain}
 
     # --------------------------------------------------------------- requests
     def handle(self, request: Any) -> Any:
@@ -305,6 +319,11 @@ def _as_compiled(program: CompiledProgram | str | Path) -> CompiledProgram:
     if isinstance(program, Path) or (isinstance(program, str) and "\n" not in program and program.endswith(".st")):
         return compile_file(Path(program))
     return compile_source(program, "<string>")
+
+
+def _names(t: TagInfo) -> set[str]:
+    """The full path and the program-relative name, lower-case (config may use either)."""
+    return {t.path.lower(), t.path.split(".", 1)[-1].lower()}
 
 
 def _fits(t: TagInfo, value: Any) -> bool:

@@ -135,7 +135,7 @@ class PasswordUserManager:
         password: str | None = None,
         certificate: Any = None,
     ) -> User | None:
-        if self._require_secure and certificate is None:
+        if self._require_secure and not certificate:  # b"" on a None channel
             _log.warning("OPC UA session refused: not on a secured channel")
             return None
         if self._users is None:

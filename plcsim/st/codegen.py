@@ -86,6 +86,8 @@ class PouCodegen:
 
     def variable(self, node: Any, *, for_write: bool = False) -> Expr:
         if isinstance(node, tf.SimpleVariable):
+            if node.dereferenced:
+                raise self.fail(node, "pointer dereference (^) is not supported")
             v = self.lookup(node.name)
             if for_write and v.constant:
                 raise self.fail(node, f"cannot assign to CONSTANT {v.name}")

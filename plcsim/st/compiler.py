@@ -241,6 +241,11 @@ class _Compiler:
                     self.errors.append(exc)
 
     def declare_item(self, pou: Pou, decl: Any, section: str, constant: bool, retain: bool) -> None:
+        if isinstance(decl, tf.LocatedVariableDeclaration):
+            # a VAR block holding only located variables: same shape as a one-variable declaration
+            decl = tf.VariableOneInitDeclaration(
+                variables=[tf.DeclaredVariable(variable=decl.name, location=decl.location, meta=decl.meta)],
+                init=decl.init, meta=decl.meta)
         if isinstance(decl, (tf.VariableOneInitDeclaration, tf.ArrayVariableInitDeclaration)):
             spec = decl.init
             if isinstance(spec, tf.ArrayTypeInitialization):

@@ -58,7 +58,10 @@ def parse(source: str) -> tf.SourceCode:
     try:
         tree = _parser().parse(cleaned)
     except lark.UnexpectedInput as exc:
-        raise StSyntaxError(exc.line, exc.column, _describe(exc, cleaned)) from None
+        line, col = exc.line, exc.column
+        if line is None or line < 1:  # end of input: point at the last line
+            line, col = max(1, source.rstrip().count("\n") + 1), 1
+        raise StSyntaxError(line, col, _describe(exc, cleaned)) from None
     except lark.LarkError as exc:  # pragma: no cover - grammar-level failures
         raise StSyntaxError(1, 1, f"syntax error: {exc}") from None
     return _Transformer(comments=[], source_code=source).transform(tree)

@@ -28,7 +28,8 @@ def _conv_type(name: str) -> IecType | None:
 
 
 def _concrete(t: IecType) -> IecType:
-    return DINT if t is ANY_INT else LREAL if t is ANY_REAL else t
+    # untyped literals stay polymorphic: MIN(3, 1) adapts to its assignment target
+    return t
 
 
 def call(name: str, args: list[Expr], fail, where: str) -> Expr:

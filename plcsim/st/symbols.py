@@ -48,6 +48,7 @@ SECTIONS = {
     tf.OutputDeclarations: "VAR_OUTPUT",
     tf.InputOutputDeclarations: "VAR_IN_OUT",
     tf.TemporaryVariableDeclarations: "VAR_TEMP",
+    tf.LocatedVariableDeclarations: "VAR",
 }
 
 
