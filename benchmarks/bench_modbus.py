@@ -1,6 +1,6 @@
 """plcsim's Modbus TCP server against a bare pymodbus server, same machine, same run.
 
-    .venv/bin/python benchmarks/bench_modbus.py [--seconds 2.0] [--regs 100]
+    .venv/bin/python benchmarks/bench_modbus.py [--seconds 1.5] [--rounds 3] [--regs 100]
 
 Both servers hold the same number of holding registers: plcsim as N INT
 variables %QW0..%QW(N-1) of a compiled ST program that is also scanned every
@@ -137,8 +137,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--serve", choices=["plcsim", "bare"])
     ap.add_argument("--regs", type=int, default=100)
-    ap.add_argument("--seconds", type=float, default=2.0, help="per measurement")
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=1.5, help="per measurement")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     if args.serve:
         asyncio.run(_serve(args.serve, args.regs))

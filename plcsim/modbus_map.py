@@ -50,7 +50,6 @@ COIL_ON = 0xFF00
 
 # FC 43 / MEI 14 object ids (spec 6.21)
 VENDOR_NAME, PRODUCT_CODE, MAJOR_MINOR_REVISION, VENDOR_URL, PRODUCT_NAME, MODEL_NAME = range(6)
-CONFORMITY_LEVEL = 0x82  # regular identification, stream and individual access
 
 _MISSING = object()
 
@@ -91,6 +90,13 @@ class MappedVar:
 
 
 class ModbusMap:
+    """Built once per installed program (``Plc._install``); ``handle`` serves one request.
+
+    Raises ConfigError when a tag_map entry names no tag, puts a non-BOOL on
+    coils or discrete inputs, runs past 65535, or when two variables claim
+    the same address.
+    """
+
     def __init__(self, tags: list[TagInfo], tag_map: list[TagMapEntry], *, source: str = "<config>") -> None:
         self._tags = {t.path.lower(): t for t in tags}
         placements: list[tuple[MappedVar, str]] = []
@@ -105,7 +111,7 @@ class ModbusMap:
                 raise ConfigError(f"{where}unknown tag {e.tag!r}")
             if e.table in BIT_TABLES and t.type.kind != "bool":
                 raise ConfigError(f"{where}{t.path} is {t.type.name}; {e.table} hold BOOL only")
-            placements += self._place(t, e.table, e.address, f"{t.path} (tag_map line {e.line})", where)
+            placements += self._place(t, e.table, e.address, f"{t.path} (tag_map line {e.line})")
 
         self.sizes = dict(DEFAULT_SIZES)
         for var, _ in placements:
@@ -141,7 +147,7 @@ class ModbusMap:
         return hits[0] if len(hits) == 1 else None
 
     @staticmethod
-    def _place(t: TagInfo, table: str, address: int, origin: str, where: str = "") -> list[tuple[MappedVar, str]]:
+    def _place(t: TagInfo, table: str, address: int, origin: str) -> list[tuple[MappedVar, str]]:
         width = 1 if table in BIT_TABLES else t.type.registers
         if t.is_array:
             return [(MappedVar(t, i, table, address + i * width, width), f"{origin}[{i}]") for i in range(t.length)]

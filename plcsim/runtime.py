@@ -93,8 +93,10 @@ class Plc:
         self._taglist = tags
         self._tags = {t.path.lower(): t for t in tags}
         # physical inputs stay driven across an online change (the plant did not change)
+        # keyed by the instance attribute: located variables live only at program level
         prev_inputs = getattr(self, "_inputs", {}) if keep_state else {}
-        self._inputs: dict[str, Any] = {k: v for k, v in prev_inputs.items() if k in self._tags}
+        attrs = {_attr(t) for t in tags if t.location is not None and t.location.is_input}
+        self._inputs: dict[str, Any] = {k: v for k, v in prev_inputs.items() if k in attrs}
         from .modbus_map import ModbusMap  # local: modbus_map imports tags only
 
         self.modbus_map = ModbusMap(tags, self.config.tag_map)
@@ -158,9 +160,8 @@ class Plc:
         if self.mode != RUN:
             return
         inst = self._inst
-        setters = self.program.setters
-        for path, value in self._inputs.items():
-            setters[path](inst, value)
+        for attr, value in self._inputs.items():  # latch the input image
+            setattr(inst, attr, value)
         t0 = time.perf_counter_ns()
         try:
             self.program.execute(inst)
@@ -207,13 +208,27 @@ class Plc:
         value = _coerce(t, value)
         key = t.path.lower()
         if t.location is not None and t.location.is_input:
-            self._inputs[key] = value
+            self._inputs[_attr(t)] = value
         self.program.setters[key](self._inst, value)
 
     def set_input(self, path: str, value: Any) -> None:
         """Drive a physical input (%I...): latched at the start of the next scan."""
         t = self.tag(path)
-        self._inputs[t.path.lower()] = _coerce(t, value)
+        if t.location is None or not t.location.is_input:
+            raise TagError(f"{self.name}: {t.path} is not a physical input (%I...)")
+        self._inputs[_attr(t)] = _coerce(t, value)
+
+    def input_writer(self, path: str) -> Callable[[Any], None]:
+        """A fast setter for one physical input, for callers that drive it every scan (the twin)."""
+        t = self.tag(path)
+        if t.location is None or not t.location.is_input:
+            raise TagError(f"{self.name}: {t.path} is not a physical input (%I...)")
+        attr, norm = _attr(t), t.type.normalise
+
+        def write(value: Any) -> None:
+            self._inputs[attr] = norm(value)
+
+        return write
 
     def values(self) -> dict[str, Any]:
         """Every tag's current value, keyed by its path."""
@@ -319,6 +334,10 @@ def _as_compiled(program: CompiledProgram | str | Path) -> CompiledProgram:
     if isinstance(program, Path) or (isinstance(program, str) and "\n" not in program and program.endswith(".st")):
         return compile_file(Path(program))
     return compile_source(program, "<string>")
+
+
+def _attr(t: TagInfo) -> str:
+    return "v_" + t.path.split(".", 1)[1].lower()
 
 
 def _names(t: TagInfo) -> set[str]:

@@ -16,13 +16,15 @@ from typing import Iterable
 
 from .runtime import Plc
 
+SPIN_NS = 1_500_000  # how early to wake before a slot (covers epoll's ms rounding)
+
 
 class ScanLoop:
     def __init__(self, plcs: Plc | Iterable[Plc], *, keep_lateness: int = 20_000) -> None:
         self.plcs = [plcs] if isinstance(plcs, Plc) else list(plcs)
         self._t0 = time.monotonic_ns()
         self._task: asyncio.Task | None = None
-        # start lateness of recent scans in microseconds (for p99 reporting)
+        # how late each recent scan started after its slot, in microseconds (for p99 reporting)
         self.lateness_us: deque[float] = deque(maxlen=keep_lateness)
 
     def now_ms(self) -> int:
@@ -52,10 +54,11 @@ class ScanLoop:
         cycle_ns = cycle_ms * 1_000_000
         slot = 0  # ns since t0
         while True:
-            now = time.monotonic_ns() - self._t0
-            late = now - slot
-            self.lateness_us.append(late / 1000.0)
+            record = self.lateness_us.append
             for p in plcs:
+                # lateness per PLC: PLCs sharing a slot run one after another
+                now = time.monotonic_ns() - self._t0
+                record((now - slot) / 1000.0)
                 p.scan(now // 1_000_000)
             slot += cycle_ns
             behind = time.monotonic_ns() - self._t0 - slot
@@ -63,5 +66,15 @@ class ScanLoop:
                 slot += (behind // cycle_ns + 1) * cycle_ns
                 for p in plcs:
                     p.diag.overruns += 1
-            delay = (slot - (time.monotonic_ns() - self._t0)) / 1e9
-            await asyncio.sleep(max(0.0, delay))
+            await self._wait_until(slot)
+
+    async def _wait_until(self, slot_ns: int) -> None:
+        # epoll rounds its timeout up to whole milliseconds, so a plain sleep
+        # wakes ~1 ms late. Sleep to just before the slot, then yield to the
+        # loop (servers keep running) until the slot arrives.
+        target = self._t0 + slot_ns
+        delay = (target - SPIN_NS - time.monotonic_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        while time.monotonic_ns() < target:
+            await asyncio.sleep(0)

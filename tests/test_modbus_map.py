@@ -331,6 +331,11 @@ def test_tag_map_errors_name_the_line():
         make_plc(tag_map=[TagMapEntry("Main.hidden", "holding_registers", 65535, 3)])
 
 
+def test_two_located_variables_on_one_address_are_refused():
+    with pytest.raises(ConfigError, match="holding_registers 2048 is mapped twice: Main.a AT %MW1024 and Main.d AT %MD0"):
+        Plc("PROGRAM Main VAR a AT %MW1024 : INT; d AT %MD0 : DINT; END_VAR END_PROGRAM")
+
+
 def test_tag_map_beyond_default_size_extends_the_table():
     plc = make_plc(tag_map=[TagMapEntry("Main.hidden", "holding_registers", 5000, 1)])
     plc.write("hidden", 1.5)

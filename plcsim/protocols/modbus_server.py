@@ -63,7 +63,8 @@ class _Connection(ServerRequestHandler):
             if pid != 0 or not 2 <= length <= MAX_LENGTH:
                 # A broken header leaves no way to find the next frame in a TCP
                 # stream: drop this connection, as a PLC does. Others are unaffected.
-                log.warning("Modbus: bad MBAP header (protocol %d, length %d); closing connection", pid, length)
+                # INFO, not WARNING: drills send garbage on purpose and must not flood the log
+                log.info("Modbus: bad MBAP header (protocol %d, length %d); closing connection", pid, length)
                 self.close()
                 return
             end = 6 + length

@@ -112,7 +112,10 @@ class OpcUaServer:
             return
         changes: list[Change] = []
         for pn in self._nodes:
-            changes += pn.changes()
+            try:
+                changes += pn.changes()
+            except Exception:  # one broken PLC image must not stop the others being published
+                _log.exception("OPC UA: publishing PLC %s failed", pn.plc.name)
             if pn.orphans:
                 self._pending += pn.orphans
                 pn.orphans = []
