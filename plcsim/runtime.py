@@ -80,6 +80,8 @@ class Plc:
 
     # ---------------------------------------------------------------- program
     def _install(self, compiled: CompiledProgram, version: str, keep_state: bool) -> None:
+        # build everything that can fail first, so a bad config never leaves a half-switched PLC
+        tags, modbus_map = self._tags_and_map(compiled)
         old = getattr(self, "_inst", None)
         old_prog = getattr(self, "program", None)
         inst = compiled.new_instance(self)
@@ -88,18 +90,21 @@ class Plc:
         self.program = compiled
         self.version = version
         self._inst = inst
-        read_only = {r.lower() for r in self.config.read_only}
-        tags = [replace(t, writable=False) if _names(t) & read_only else t for t in compiled.tags]
         self._taglist = tags
         self._tags = {t.path.lower(): t for t in tags}
-        # physical inputs stay driven across an online change (the plant did not change)
+        self.modbus_map = modbus_map
+        # physical inputs stay driven across an online change (the plant did not change);
         # keyed by the instance attribute: located variables live only at program level
         prev_inputs = getattr(self, "_inputs", {}) if keep_state else {}
         attrs = {_attr(t) for t in tags if t.location is not None and t.location.is_input}
         self._inputs: dict[str, Any] = {k: v for k, v in prev_inputs.items() if k in attrs}
-        from .modbus_map import ModbusMap  # local: modbus_map imports tags only
 
-        self.modbus_map = ModbusMap(tags, self.config.tag_map)
+    def _tags_and_map(self, compiled: CompiledProgram):
+        from .modbus_map import ModbusMap  # local: keeps `import plcsim.runtime` light
+
+        read_only = {r.lower() for r in self.config.read_only}
+        tags = [replace(t, writable=False) if _names(t) & read_only else t for t in compiled.tags]
+        return tags, ModbusMap(tags, self.config.tag_map, source=self.config.source)
 
     def load(self, program: CompiledProgram | str | Path, version: str | None = None) -> None:
         """Online change: stage a new program; it takes effect at the next scan boundary.
@@ -109,6 +114,7 @@ class Plc:
         """
         compiled = _as_compiled(program)
         label = version or compiled.hash[:12]
+        self._tags_and_map(compiled)  # a config that no longer fits fails now, not at the scan
         if self.mode == RUN:
             self._pending = (compiled, label)
         else:

@@ -53,6 +53,8 @@ class Location:
         if not m:
             raise LocationError(f"unsupported location {text!r}; use %IX, %QX, %IW, %QW, %MW or %MD")
         area, size, index, bit = m.group(1).upper(), m.group(2).upper(), int(m.group(3)), m.group(4)
+        if int(index) > 1023:
+            raise LocationError(f"{text!r}: index out of range; the Modbus mapping holds 0..1023")
         if size == "X":
             if bit is None or not 0 <= int(bit) <= 7:
                 raise LocationError(f"bit location {text!r} needs a bit number 0..7 (e.g. %{area}X0.3)")

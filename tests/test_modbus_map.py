@@ -332,8 +332,8 @@ def test_tag_map_errors_name_the_line():
 
 
 def test_two_located_variables_on_one_address_are_refused():
-    with pytest.raises(ConfigError, match="holding_registers 2048 is mapped twice: Main.a AT %MW1024 and Main.d AT %MD0"):
-        Plc("PROGRAM Main VAR a AT %MW1024 : INT; d AT %MD0 : DINT; END_VAR END_PROGRAM")
+    with pytest.raises(ConfigError, match="holding_registers 5 is mapped twice: Main.a AT %QW5 and Main.b AT %QW5"):
+        Plc("PROGRAM Main VAR a AT %QW5 : INT; b AT %QW5 : UINT; END_VAR END_PROGRAM")
 
 
 def test_tag_map_beyond_default_size_extends_the_table():

@@ -26,6 +26,7 @@ CASES = [
     ("bad location", "PROGRAM Main\nVAR\n  a AT %QX0.9 : BOOL;\nEND_VAR\nEND_PROGRAM", 3, "bit number"),
     ("location type", "PROGRAM Main\nVAR\n  a AT %IW0 : BOOL;\nEND_VAR\nEND_PROGRAM", 3, "16-bit"),
     ("unsupported location", "PROGRAM Main\nVAR\n  a AT %ID0 : DINT;\nEND_VAR\nEND_PROGRAM", 3, "only %MD"),
+    ("location range", "PROGRAM Main\nVAR\n  a AT %MW1024 : INT;\nEND_VAR\nEND_PROGRAM", 3, "0..1023"),
     ("unknown function", "PROGRAM Main\nVAR a : INT; END_VAR\na := FOO(1);\nEND_PROGRAM", 3, "unknown function FOO"),
     ("fb as function", "PROGRAM Main\nVAR a : BOOL; END_VAR\na := TON(IN := TRUE);\nEND_PROGRAM", 3, "function block type"),
     ("bad fb input", "PROGRAM Main\nVAR t : TON; END_VAR\nt(XX := TRUE);\nEND_PROGRAM", 3, "TON has no member XX"),
