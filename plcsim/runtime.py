@@ -73,6 +73,9 @@ class Plc:
         self.fault: str | None = None
         self._pending: tuple[CompiledProgram, str] | None = None
         self._scan_hooks: list[Callable[["Plc"], None]] = []
+        # called when something outside the scan changes the PLC (a write, a mode change, a
+        # download): a scheduler that skips idle scans must then scan again
+        self.on_external_change: Callable[[], None] | None = None
         compiled = _as_compiled(program)
         self._install(compiled, version or compiled.hash[:12], keep_state=False)
         if start:
@@ -99,6 +102,10 @@ class Plc:
         attrs = {_attr(t) for t in tags if t.location is not None and t.location.is_input}
         self._inputs: dict[str, Any] = {k: v for k, v in prev_inputs.items() if k in attrs}
 
+    def _touched(self) -> None:
+        if self.on_external_change is not None:
+            self.on_external_change()
+
     def _tags_and_map(self, compiled: CompiledProgram):
         from .modbus_map import ModbusMap  # local: keeps `import plcsim.runtime` light
 
@@ -119,6 +126,21 @@ class Plc:
             self._pending = (compiled, label)
         else:
             self._install(compiled, label, keep_state=True)
+        self._touched()
+
+    @property
+    def has_pending_change(self) -> bool:
+        return self._pending is not None
+
+    def is_idle_after(self, key_before: tuple) -> bool:
+        """True when the last scan changed nothing that can influence a later scan."""
+        return self.mode != RUN or (self._pending is None and self.program.state_key(self._inst) == key_before)
+
+    def state_key(self) -> tuple:
+        return self.program.state_key(self._inst)
+
+    def next_timer_event(self) -> int | None:
+        return self.program.next_timer_event(self._inst) if self.mode == RUN else None
 
     @property
     def program_hash(self) -> str:
@@ -133,14 +155,17 @@ class Plc:
             self.program.setters[path.lower()](self._inst, value)
         self.mode = RUN
         self.fault = None
+        self._touched()
 
     def start(self) -> None:
         if self.mode == FAULT:
             self.fault = None
         self.mode = RUN
+        self._touched()
 
     def stop(self) -> None:
         self.mode = STOP
+        self._touched()
 
     def add_scan_hook(self, hook: Callable[["Plc"], None]) -> None:
         """Called after every executed scan (protocol servers publish from here)."""
@@ -216,6 +241,7 @@ class Plc:
         if t.location is not None and t.location.is_input:
             self._inputs[_attr(t)] = value
         self.program.setters[key](self._inst, value)
+        self._touched()
 
     def set_input(self, path: str, value: Any) -> None:
         """Drive a physical input (%I...): latched at the start of the next scan."""
@@ -235,6 +261,23 @@ class Plc:
             self._inputs[attr] = norm(value)
 
         return write
+
+    def output_reader(self, path: str) -> Callable[[], Any]:
+        """A fast reader of one physical output as the plant sees it (safe state unless RUN)."""
+        t = self.tag(path)
+        if t.location is None or t.location.area != "Q":
+            raise TagError(f"{self.name}: {t.path} is not a physical output (%Q...)")
+        key = t.path.lower()
+        bare = t.path.split(".", 1)[-1].lower()
+        safe = {k.lower(): v for k, v in self.config.safe_state.items()}
+        safe_value = t.type.normalise(safe.get(bare, safe.get(key, t.type.default())))
+
+        def read() -> Any:
+            if self.mode != RUN:
+                return safe_value
+            return self.program.getters[key](self._inst)
+
+        return read
 
     def values(self) -> dict[str, Any]:
         """Every tag's current value, keyed by its path."""
@@ -291,6 +334,7 @@ class Plc:
         self.diag.scan_count, self.diag.overruns, self.diag.last_now_ms = d["scan_count"], d["overruns"], d["last_now_ms"]
         p = doc["pending"]
         self._pending = None if p is None else (compile_source(p["source"], p["filename"]), p["version"])
+        self._touched()
 
     def state_hash(self) -> str:
         return hashlib.sha256(self.snapshot()).hexdigest()

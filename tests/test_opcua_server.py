@@ -44,6 +44,7 @@ PROGRAM Capper
 VAR
   torque : REAL := 1.5;
   caps : UDINT;
+  old_flag : BOOL;
 END_VAR
 caps := caps + 1;
 END_PROGRAM
@@ -140,6 +141,7 @@ async def test_read_values(served):
     plc, _, client, ns = served
     level = await node(client, ns, "Main.level").read_data_value()
     assert level.Value.Value == 12.5 and level.Value.VariantType == ua.VariantType.Float
+    assert level.SourceTimestamp is not None and level.StatusCode.is_good()
     assert await node(client, ns, "Main.limit").read_value() == 100
     arr = await node(client, ns, "Main.arr").read_data_value()
     assert arr.Value.VariantType == ua.VariantType.Int16 and len(arr.Value.Value) == 4
@@ -406,18 +408,36 @@ async def test_secured_right_password_two_plcs(secured):
         assert capper.mode == "RUN"
 
 
+class _Statuses:
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+
+    def datachange_notification(self, node, val, data):
+        self.codes.append(data.monitored_item.Value.StatusCode.name)
+
+
 async def test_online_change_updates_nodes(secured):
     handle, _, capper, certs = secured
     client = await _secure_client(handle, certs, "operator", PASSWORD)
     async with client:
         ns = handle.namespaces["capper"]
+        assert handle.node_id("Capper.torque", capper) == ua.NodeId("Capper.torque", ns)
         old_hash = await client.get_node(ua.NodeId("capper.Diagnostics.ProgramHash", ns)).read_value()
         capper.write("Capper.torque", 2.5)
+        statuses = _Statuses()
+        sub = await client.create_subscription(10, statuses)
+        await sub.subscribe_data_change(client.get_node(ua.NodeId("Capper.old_flag", ns)))
         capper.load(CAPPER_V2, version="v2")
         capper.scan(1000)  # the staged program is installed at the scan boundary
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        assert statuses.codes == ["Good", "BadNodeIdUnknown"]  # initial value, then the node went away
+        with pytest.raises(ua.uaerrors.BadNodeIdUnknown):
+            await client.get_node(ua.NodeId("Capper.old_flag", ns)).read_value()
         jams = client.get_node(ua.NodeId("Capper.jams", ns))
         assert await jams.read_data_type() == ua.NodeId(ua.ObjectIds.UInt16)
         assert await client.get_node(ua.NodeId("Capper.torque", ns)).read_value() == 2.5  # state kept
         assert await client.get_node(ua.NodeId("capper.Diagnostics.ProgramVersion", ns)).read_value() == "v2"
         assert await client.get_node(ua.NodeId("capper.Diagnostics.ProgramHash", ns)).read_value() != old_hash
+        names = {(await c.read_browse_name()).Name for c in await client.get_node(ua.NodeId("capper", ns)).get_children()}
+        assert "jams" in names and "old_flag" not in names
+        await sub.delete()

@@ -19,6 +19,7 @@ from .expressions import (ANY_INT, ANY_REAL, BOOL, LREAL, REAL, Expr, coerce, co
 from .stdlib_fb import STANDARD_FBS
 from .symbols import ArrayT, FbT, Pou, Var, pos
 
+TIMERS = frozenset({"TON", "TOF", "TP"})
 _CMP = {"=": "==", "<>": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">="}
 _ARITH = {"+", "-", "*", "/", "MOD"}
 
@@ -31,6 +32,7 @@ class PouCodegen:
         self._tmp = 0
         self._loop_depth = 0
         self.is_function = pou.kind == "FUNCTION"
+        self.reads_timer_et = False
 
     # ------------------------------------------------------------ utilities
     def fail(self, node: Any, msg: str) -> StError:
@@ -117,6 +119,8 @@ class PouCodegen:
                     raise self.fail(node, f"cannot assign to output {el.field.name} of a function block instance")
                 if for_write and section == "VAR" :
                     raise self.fail(node, f"{el.field.name} is internal to {typ.name}")
+                if member == "et" and not for_write and typ.name in TIMERS:
+                    self.reads_timer_et = True  # scan skipping must then treat ET as state
                 code, typ = f"{code}.v_{member}", mtype
             else:  # pragma: no cover
                 raise self.fail(node, f"unsupported selector {el}")

@@ -8,6 +8,8 @@ so virtual-time runs are reproducible to the millisecond.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from ..iec_types import ELEMENTARY
 
 BOOL, INT, TIME = ELEMENTARY["BOOL"], ELEMENTARY["INT"], ELEMENTARY["TIME"]
@@ -28,6 +30,22 @@ class StdFb:
         for name, default in self.HIDDEN:
             setattr(self, name, default)
 
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if cls.MEMBERS:
+            slots = cls.state_slots()
+            # everything that can influence a later scan (for idle-scan detection)
+            key = attrgetter(*slots)
+            cls._key = lambda self, key=key: key(self)
+            # without ET, for programs that never read ET: a running timer then changes
+            # nothing but ET until it expires, so it alone keeps no scan busy
+            key_no_et = attrgetter(*[x for x in slots if x != "v_et"])
+            cls._key_no_et = lambda self, key=key_no_et: key(self)
+
+    def next_event_ms(self) -> int | None:
+        """When this timer's Q will change by itself (None if it will not)."""
+        return None
+
     @classmethod
     def state_slots(cls) -> list[str]:
         return ["v_" + n.lower() for n, _t, _s in cls.MEMBERS] + [n for n, _d in cls.HIDDEN]
@@ -37,8 +55,19 @@ def _slots(members, hidden):
     return tuple("v_" + n.lower() for n, _t, _s in members) + tuple(n for n, _d in hidden)
 
 
-class TON(StdFb):
+class _Timer(StdFb):
+    __slots__ = ()
+
+    def next_event_ms(self) -> int | None:
+        return self._start + self.v_pt if self._running else None
+
+
+class TON(_Timer):
     """On-delay: Q rises when IN has been TRUE for PT."""
+
+    def next_event_ms(self) -> int | None:
+        # an expired TON keeps running while IN stays TRUE, but nothing changes any more
+        return self._start + self.v_pt if self._running and not self.v_q else None
 
     MEMBERS = (("IN", BOOL, IN), ("PT", TIME, IN), ("Q", BOOL, OUT), ("ET", TIME, OUT))
     HIDDEN = (("_running", False), ("_start", 0))
@@ -58,7 +87,7 @@ class TON(StdFb):
             self._running, self.v_q, self.v_et = False, False, 0
 
 
-class TOF(StdFb):
+class TOF(_Timer):
     """Off-delay: Q follows IN up at once and falls PT after IN fell."""
 
     MEMBERS = TON.MEMBERS
@@ -79,7 +108,7 @@ class TOF(StdFb):
                 self.v_et = et
 
 
-class TP(StdFb):
+class TP(_Timer):
     """Pulse: a rising edge of IN gives a Q pulse of exactly PT, not retriggerable."""
 
     MEMBERS = TON.MEMBERS

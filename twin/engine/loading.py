@@ -1,0 +1,211 @@
+"""Load a scenario with everything it references, and check it before anything runs.
+
+Every mistake becomes one ScenarioError naming the file, the line and the
+field: YAML syntax, unknown keys (with the closest valid one), missing
+files, unknown PLC tags in bindings, ST errors in referenced programs,
+negative durations, a flow that does not connect.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plcsim.config import ConfigError, PlcConfig
+from plcsim.st.compiler import CompiledProgram, compile_file
+from plcsim.st.errors import StCompileError
+
+from ..model import Line, Plcs, Scenario, ScenarioError
+from ..model.signals import catalogue
+from ..model.validate_doc import validate
+from ..model.yaml_source import YamlDoc, load_yaml
+
+
+@dataclass
+class LoadedScenario:
+    path: Path
+    scenario: Scenario
+    line: Line
+    plcs: Plcs
+    programs: dict[str, CompiledProgram]
+    plc_configs: dict[str, PlcConfig]
+    files: dict[str, str] = field(default_factory=dict)  # display path -> sha256
+
+    @property
+    def hash(self) -> str:
+        h = hashlib.sha256()
+        for name, digest in sorted(self.files.items()):
+            h.update(f"{name}\0{digest}\n".encode())
+        return h.hexdigest()
+
+    @property
+    def bound_actuators(self) -> set[str]:
+        return {b.signal for b in self.line.bindings if catalogue(self.line)[b.signal][0] == "actuator"}
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_scenario(path: str | Path, *, cwd: Path | None = None) -> LoadedScenario:
+    path = Path(path)
+    cwd = cwd or Path.cwd()
+    files: dict[str, str] = {}
+    sdoc = _load(path, cwd, files)
+    scenario = validate(sdoc, Scenario)
+    base = path.parent
+    line_path = _ref(sdoc, ("line",), base, scenario.line)
+    ldoc = _load(line_path, cwd, files)
+    line = validate(ldoc, Line)
+    _check_line(ldoc, line)
+    plcs_path = _ref(sdoc, ("plcs",), base, scenario.plcs)
+    pdoc = _load(plcs_path, cwd, files)
+    plcs = validate(pdoc, Plcs)
+    if scenario.network is not None:
+        net = _ref(sdoc, ("network",), base, scenario.network)
+        _record(files, net)
+    if scenario.run.warmup >= scenario.run.duration:
+        raise sdoc.error(("run", "warmup"), "warm-up must be shorter than the run duration")
+    programs, configs = _compile_plcs(pdoc, plcs, plcs_path.parent, cwd, files)
+    _check_bindings(ldoc, line, programs)
+    files.pop("__base__", None)
+    return LoadedScenario(path, scenario, line, plcs, programs, configs, files)
+
+
+def _load(path: Path, cwd: Path, files: dict[str, str]) -> YamlDoc:
+    doc = load_yaml(path, _display(path, cwd))
+    _record(files, path)
+    return doc
+
+
+def _record(files: dict[str, str], path: Path) -> None:
+    """Hash a file under its path relative to the scenario's folder (independent of the cwd)."""
+    files["__base__"] = files.get("__base__") or str(path.parent.resolve())
+    rel = os.path.relpath(path.resolve(), files["__base__"])
+    files[rel] = _sha(path)
+
+
+def _ref(doc: YamlDoc, field_path: tuple, base: Path, rel: str) -> Path:
+    """A file referenced from `doc`, relative to it; missing files are located at the reference."""
+    p = (base / rel)
+    if not p.is_file():
+        raise doc.error(field_path, f"file not found: {rel} (looked in {base or '.'})")
+    return p
+
+
+def _check_line(doc: YamlDoc, line: Line) -> None:
+    flow = line.flow
+    if len(flow) % 2 == 0:
+        raise doc.error(("flow",), "flow must alternate station, buffer, station, ... and end with a station")
+    for i, name in enumerate(flow):
+        table = line.stations if i % 2 == 0 else line.buffers
+        what = "station" if i % 2 == 0 else "buffer"
+        if name not in table:
+            close = difflib.get_close_matches(name, list(table), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise doc.error(("flow", i), f"unknown {what} '{name}'{hint}")
+    if flow.count(flow[0]) > 1 or len(set(flow)) != len(flow):
+        raise doc.error(("flow",), "each station and buffer appears once in the flow")
+    kinds = [line.stations[n].kind for n in flow[::2]]
+    if kinds[0] != "source":
+        raise doc.error(("flow", 0), f"the flow starts at a source station, not a {kinds[0]}")
+    if kinds[-1] != "sink":
+        raise doc.error(("flow", len(flow) - 1), f"the flow ends at a sink station, not a {kinds[-1]}")
+    for name, st in line.stations.items():
+        if name not in flow:
+            raise doc.error(("stations", name), "station is not in the flow")
+        if st.kind in ("source", "machine", "inspection", "filler") and st.cycle is None:
+            raise doc.error(("stations", name), f"a {st.kind} station needs a cycle distribution")
+    for name in line.buffers:
+        if name not in flow:
+            raise doc.error(("buffers", name), "buffer is not in the flow")
+    if line.kpi_station not in line.stations:
+        raise doc.error(("kpi_station",), f"unknown station '{line.kpi_station}'")
+    fillers = [n for n, s in line.stations.items() if s.kind == "filler"]
+    if len(fillers) > 1:
+        raise doc.error(("stations", fillers[1]), "only one filler per line is modelled")
+    if fillers and line.tank is None:
+        raise doc.error(("stations", fillers[0]), "a filler needs a tank (add 'tank:')")
+    if fillers and fillers[0] != "filler":
+        raise doc.error(("stations", fillers[0]), "the filler station must be named 'filler'")
+    if line.tank is not None and line.tank.min_fill > line.tank.bottle_volume:
+        raise doc.error(("tank", "min_fill"), "min_fill is more than the bottle volume")
+
+
+def _compile_plcs(doc: YamlDoc, plcs: Plcs, base: Path, cwd: Path, files: dict[str, str]):
+    programs: dict[str, CompiledProgram] = {}
+    configs: dict[str, PlcConfig] = {}
+    for name, spec in plcs.plcs.items():
+        prog_path = _ref(doc, ("plcs", name, "program"), base, spec.program)
+        display = _display(prog_path, cwd)
+        _record(files, prog_path)
+        try:
+            compiled = compile_file(prog_path)
+        except StCompileError as exc:
+            e = exc.errors[0]
+            more = f" (+{len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+            raise ScenarioError(display, e.line, f"plcs.{name}.program", f"{e.message} [col {e.column}]{more}") from None
+        if spec.cycle < 1 or spec.cycle != int(spec.cycle):
+            raise doc.error(("plcs", name, "cycle"), "cycle must be a whole number of milliseconds >= 1ms")
+        cfg = PlcConfig()
+        if spec.config is not None:
+            cfg_path = _ref(doc, ("plcs", name, "config"), base, spec.config)
+            _record(files, cfg_path)
+            try:
+                cfg = PlcConfig.load(cfg_path)
+            except ConfigError as exc:
+                raise ScenarioError(_display(cfg_path, cwd), 0, f"plcs.{name}.config", str(exc)) from None
+        programs[name] = compiled
+        configs[name] = cfg
+    return programs, configs
+
+
+def _check_bindings(doc: YamlDoc, line: Line, programs: dict[str, CompiledProgram]) -> None:
+    signals = catalogue(line)
+    driven: dict[str, int] = {}
+    for i, b in enumerate(line.bindings):
+        at = ("bindings", i)
+        if b.signal not in signals:
+            close = difflib.get_close_matches(b.signal, list(signals), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise doc.error(at + ("signal",), f"unknown signal '{b.signal}'{hint}")
+        if b.plc not in programs:
+            close = difflib.get_close_matches(b.plc, list(programs), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; PLCs: {', '.join(programs)}"
+            raise doc.error(at + ("plc",), f"unknown PLC '{b.plc}'{hint}")
+        prog = programs[b.plc]
+        tags = {t.path.split(".", 1)[1].lower(): t for t in prog.tags}
+        tag = tags.get(b.tag.lower())
+        if tag is None:
+            close = difflib.get_close_matches(b.tag, [t.path.split(".", 1)[1] for t in prog.tags], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise doc.error(at + ("tag",), f"PLC {b.plc} has no tag '{b.tag}'{hint}")
+        direction, kind = signals[b.signal]
+        want = "I" if direction == "sensor" else "Q"
+        if tag.location is None or tag.location.area != want:
+            where = f"at {tag.location}" if tag.location else "unlocated"
+            raise doc.error(at + ("tag",), f"{b.signal} is a{'' if direction == 'actuator' else ''} {direction}: "
+                            f"bind it to a %{want} variable; {b.tag} is {where}")
+        if (kind == "bool") != (tag.type.kind == "bool"):
+            raise doc.error(at + ("tag",), f"{b.signal} is {'a BOOL' if kind == 'bool' else 'a number'}; "
+                            f"{b.tag} is {tag.type.name}")
+        if direction == "actuator":
+            if b.signal in driven:
+                raise doc.error(at + ("signal",), f"{b.signal} is already driven by binding {driven[b.signal]}")
+            driven[b.signal] = i
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

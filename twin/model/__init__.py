@@ -1,0 +1,9 @@
+"""Schemas of scenario, line and PLC files (pydantic v2), loaded with line numbers in errors."""
+
+from .errors import ScenarioError
+from .line import Binding, Buffer, FailureMode, Line, Operator, Station, Tank
+from .plcs import PlcSpec, Plcs
+from .scenario import Metadata, Run, Scenario
+
+__all__ = ["ScenarioError", "Binding", "Buffer", "FailureMode", "Line", "Operator", "Station", "Tank",
+           "PlcSpec", "Plcs", "Metadata", "Run", "Scenario"]

@@ -1,0 +1,1 @@
+"""Outputs of a run: the journal (JSON), the Markdown report with plots."""
