@@ -328,7 +328,7 @@ class PlcNodes:
             v = values[path]
             if not _same(v, vn.last):
                 if vn.is_array:
-                    v = list(v)  # the runtime may hand out its live list; keep a snapshot
+                    v = list(v)  # own copy: a published value must never alias PLC memory
                 vn.last = v
                 out.append((vn, v))
         plc = self.plc

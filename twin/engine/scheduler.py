@@ -43,10 +43,20 @@ class Wake(Event):
 
 
 class ScanContext:
-    """Which PLC (by order) is scanning right now, so wake-ups can tell ties apart."""
+    """Where we are inside the current instant: the order of the last PLC that scanned at it.
+
+    In lockstep an instant runs: line events, PLC 0's scan, reactions to it (line
+    events created by it sort before the next scan), PLC 1's scan, reactions, ...
+    So a change at time t made after PLC i's scan at t is first seen at t by the
+    PLCs after i, and at the next slot by PLC i and those before it.
+    """
 
     def __init__(self) -> None:
-        self.scanning: int | None = None
+        self.time = -1.0
+        self.order = -1
+
+    def position(self, now: float) -> int:
+        return self.order if self.time == now else -1
 
 
 class PlcDriver:
@@ -72,11 +82,8 @@ class PlcDriver:
         c = self.cycle
         k = math.ceil(now / c)
         slot = k * c
-        if slot == now:
-            by = self.ctx.scanning
-            # a PLC later in the order than the one making the change still scans at this slot
-            if by is not None and by >= self.order:
-                slot += c
+        if slot == now and self.ctx.position(now) >= self.order:
+            slot += c  # lockstep already scanned this PLC at this instant, before the change
         while slot <= self.last_scan:
             slot += c
         return slot
@@ -108,11 +115,10 @@ class PlcDriver:
         yield Wake(env, 0, self.priority)
         while True:
             key = plc.state_key() if self.skip else None
-            self.ctx.scanning = self.order
+            self.ctx.time, self.ctx.order = env.now, self.order
             link.pull_inputs()
             plc.scan(int(env.now))
             link.push_outputs()
-            self.ctx.scanning = None
             if self.after_scan is not None:
                 self.after_scan()
             self.last_scan = env.now

@@ -207,11 +207,7 @@ class Filler(Station):
                 tank.place(item)
             self.in_place.set(True)
             t_fill = self.env.now
-            while not self.release.value:
-                # the PLC's fill sequence (handshake included) is the machine's cycle while the
-                # line runs; a bottle held with the conveyors stopped is stopped production
-                self.log.set(EXECUTE if self.conveyor.value else STOPPED)
-                yield self.sleep()
+            yield from self.await_release()
             # the fill is operating time too: it wears the machine like the index does
             yield from self.wear(self.env.now - t_fill)
             yield from self.give(item)
@@ -223,6 +219,31 @@ class Filler(Station):
             self.maybe_defect(item)
             self.done += 1
             self.line.finished(self, item)
+
+
+    def await_release(self):
+        """Wait for the PLC's fill sequence. The valve open time and a short handshake before
+        and after it are the machine's cycle (EXECUTE); a bottle the PLC holds longer, or
+        one held with the conveyors stopped, is production stopped by the PLC (STOPPED)."""
+        allowance = self.spec.handshake
+        deadline = self.env.now + allowance
+        valve_was_open = False
+        while not self.release.value:
+            now = self.env.now
+            if self.fill_valve.value:
+                valve_was_open = True
+                self.log.set(EXECUTE)
+                yield self.sleep()
+                continue
+            if valve_was_open:  # the valve just closed: the release should follow shortly
+                valve_was_open = False
+                deadline = now + allowance
+            if self.conveyor.value and now < deadline:
+                self.log.set(EXECUTE)
+                yield self.env.any_of([self.sleep(), self.env.timeout(deadline - now)])
+            else:
+                self.log.set(STOPPED)
+                yield self.sleep()
 
 
 class Inspection(Station):

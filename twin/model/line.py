@@ -30,6 +30,8 @@ class Station(_Strict):
     defect_rate: Probability = 0.0
     detect_prob: Probability = Field(1.0, description="inspection: probability a defect is seen")
     gate_time: Duration = Field(150.0, description="inspection: how long a bottle waits at the reject gate")
+    handshake: Duration = Field(
+        50.0, description="filler: PLC reaction time counted as cycle time; longer holds are STOPPED")
 
 
 class Buffer(_Strict):
