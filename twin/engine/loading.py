@@ -36,6 +36,19 @@ class LoadedScenario:
     plc_configs: dict[str, PlcConfig]
     files: dict[str, str] = field(default_factory=dict)  # display path -> sha256
 
+    def __getstate__(self) -> dict:
+        # compiled programs hold generated classes; ship their sources and recompile (cached)
+        state = dict(self.__dict__)
+        state["programs"] = {n: (p.source, p.filename) for n, p in self.programs.items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from plcsim.st.compiler import compile_source
+
+        state = dict(state)
+        state["programs"] = {n: compile_source(src, fn) for n, (src, fn) in state["programs"].items()}
+        self.__dict__.update(state)
+
     @property
     def hash(self) -> str:
         h = hashlib.sha256()
@@ -100,24 +113,34 @@ def _record(files: dict[str, str], path: Path) -> None:
 def _ref(doc: YamlDoc, field_path: tuple, base: Path, rel: str) -> Path:
     """A file referenced from `doc`, relative to it; missing files are located at the reference."""
     p = (base / rel)
+    if p.is_dir():
+        raise doc.error(field_path, f"{rel} is a directory, not a file (looked in {base})")
     if not p.is_file():
-        raise doc.error(field_path, f"file not found: {rel} (looked in {base or '.'})")
+        raise doc.error(field_path, f"file not found: {rel} (looked in {base})")
     return p
 
 
 def _check_line(doc: YamlDoc, line: Line) -> None:
     flow = line.flow
-    if len(flow) % 2 == 0:
-        raise doc.error(("flow",), "flow must alternate station, buffer, station, ... and end with a station")
+    first: dict[str, int] = {}
     for i, name in enumerate(flow):
-        table = line.stations if i % 2 == 0 else line.buffers
-        what = "station" if i % 2 == 0 else "buffer"
+        if name in first:
+            raise doc.error(("flow", i), f"'{name}' appears twice in the flow (also flow[{first[name]}]); "
+                                         "each station and buffer appears once")
+        first[name] = i
+    for i, name in enumerate(flow):
+        table, other = (line.stations, line.buffers) if i % 2 == 0 else (line.buffers, line.stations)
+        what, other_what = ("station", "buffer") if i % 2 == 0 else ("buffer", "station")
         if name not in table:
+            if name in other:
+                raise doc.error(("flow", i), f"'{name}' is a {other_what}, but flow[{i}] must be a {what}: "
+                                             "the flow alternates station, buffer, station, ...")
             close = difflib.get_close_matches(name, list(table), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = f"; did you mean '{close[0]}'?" if close else f"; {what}s: {', '.join(table)}"
             raise doc.error(("flow", i), f"unknown {what} '{name}'{hint}")
-    if flow.count(flow[0]) > 1 or len(set(flow)) != len(flow):
-        raise doc.error(("flow",), "each station and buffer appears once in the flow")
+    if len(flow) % 2 == 0:
+        raise doc.error(("flow", len(flow) - 1), f"the flow ends with buffer '{flow[-1]}'; it alternates station, "
+                                                 "buffer, station, ... and ends with a (sink) station")
     kinds = [line.stations[n].kind for n in flow[::2]]
     if kinds[0] != "source":
         raise doc.error(("flow", 0), f"the flow starts at a source station, not a {kinds[0]}")
@@ -127,12 +150,15 @@ def _check_line(doc: YamlDoc, line: Line) -> None:
         if name not in flow:
             raise doc.error(("stations", name), "station is not in the flow")
         if st.kind in ("source", "machine", "inspection", "filler") and st.cycle is None:
-            raise doc.error(("stations", name), f"a {st.kind} station needs a cycle distribution")
+            raise doc.error(("stations", name, "cycle"),
+                            f"{_a(st.kind)} {st.kind} station needs a cycle distribution")
     for name in line.buffers:
         if name not in flow:
             raise doc.error(("buffers", name), "buffer is not in the flow")
     if line.kpi_station not in line.stations:
-        raise doc.error(("kpi_station",), f"unknown station '{line.kpi_station}'")
+        close = difflib.get_close_matches(line.kpi_station, list(line.stations), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; stations: {', '.join(line.stations)}"
+        raise doc.error(("kpi_station",), f"unknown station '{line.kpi_station}'{hint}")
     fillers = [n for n, s in line.stations.items() if s.kind == "filler"]
     if len(fillers) > 1:
         raise doc.error(("stations", fillers[1]), "only one filler per line is modelled")
@@ -151,6 +177,12 @@ def _compile_plcs(doc: YamlDoc, plcs: Plcs, base: Path, cwd: Path, files: dict[s
         prog_path = _ref(doc, ("plcs", name, "program"), base, spec.program)
         display = _display(prog_path, cwd)
         _record(files, prog_path)
+        raw = prog_path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(display, raw.count(b"\n", 0, exc.start) + 1, f"plcs.{name}.program",
+                                f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
         try:
             compiled = compile_file(prog_path)
         except StCompileError as exc:
@@ -195,16 +227,22 @@ def _check_bindings(doc: YamlDoc, line: Line, programs: dict[str, CompiledProgra
         direction, kind = signals[b.signal]
         want = "I" if direction == "sensor" else "Q"
         if tag.location is None or tag.location.area != want:
-            where = f"at {tag.location}" if tag.location else "unlocated"
-            raise doc.error(at + ("tag",), f"{b.signal} is a{'' if direction == 'actuator' else ''} {direction}: "
-                            f"bind it to a %{want} variable; {b.tag} is {where}")
+            where = f"is at {tag.location}" if tag.location else "has no %I/%Q address (declare it AT %...)"
+            raise doc.error(at + ("tag",), f"{b.signal} is {_a(direction)} {direction}: "
+                            f"bind it to a %{want} variable; {b.tag} {where}")
         if (kind == "bool") != (tag.type.kind == "bool"):
             raise doc.error(at + ("tag",), f"{b.signal} is {'a BOOL' if kind == 'bool' else 'a number'}; "
                             f"{b.tag} is {tag.type.name}")
         if direction == "actuator":
             if b.signal in driven:
-                raise doc.error(at + ("signal",), f"{b.signal} is already driven by binding {driven[b.signal]}")
+                j = driven[b.signal]
+                raise doc.error(at + ("signal",), f"{b.signal} is already driven by bindings[{j}] "
+                                                  f"(line {doc.line_of(('bindings', j))}); an actuator has one driver")
             driven[b.signal] = i
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def canonical_json(obj: Any) -> str:

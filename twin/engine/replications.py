@@ -1,8 +1,8 @@
 """Replications over seeds, in parallel across cores, with identical results either way.
 
 Each replication is a pure function of (scenario, seed, replication), so the
-process pool changes only the wall time. Workers load the scenario from its
-path themselves (compiled programs are not picklable) and keep it cached.
+process pool changes only the wall time. The loaded scenario travels to the
+workers pickled (programs as source, recompiled there from a cache).
 """
 
 from __future__ import annotations
@@ -10,21 +10,14 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 from typing import Any, Callable
 
 from scipy import stats
 
-from .loading import LoadedScenario, load_scenario
+from .loading import LoadedScenario
 from .virtual import replicate
 
-_cache: dict[str, LoadedScenario] = {}
-
-
-def _worker(path: str, replication: int, skip: bool) -> dict[str, Any]:
-    loaded = _cache.get(path)
-    if loaded is None:
-        loaded = _cache[path] = load_scenario(path)
+def _worker(loaded: LoadedScenario, replication: int, skip: bool) -> dict[str, Any]:
     # the journal keeps full detail (fine samples, Gantt) for the first replication only
     return replicate(loaded, replication, detail=(replication == 0), skip_idle_scans=skip)
 
@@ -42,9 +35,8 @@ def run_replications(loaded: LoadedScenario, n: int, *, jobs: int | None = None,
                 on_done(r)
         return out
     results: dict[int, dict[str, Any]] = {}
-    path = str(Path(loaded.path).resolve())
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_worker, path, r, skip_idle_scans): r for r in range(n)}
+        futures = {pool.submit(_worker, loaded, r, skip_idle_scans): r for r in range(n)}
         for fut in as_completed(futures):
             r = futures[fut]
             results[r] = fut.result()

@@ -116,10 +116,10 @@ class LineModel:
         self.violation("tank_no_overflow", t_ms, level_pct=round(100 * volume / self.spec.tank.capacity, 3))
 
     def finished(self, station: Station, item: Bottle) -> None:
-        if station.spec.kind == "filler":
+        if station is self.kpi_station:  # PQ of the constraint (for effectiveness)
             self.counts["produced"] += 1
-            if "underfill" in item.defects:
-                self.counts["underfilled"] += 1
+        if station.spec.kind == "filler" and "underfill" in item.defects:
+            self.counts["underfilled"] += 1
         elif station.spec.kind == "inspection":
             self.counts["inspected"] += 1
 

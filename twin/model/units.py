@@ -21,7 +21,9 @@ def parse_duration(value) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration like 250ms, 30s, 8h")
     if isinstance(value, (int, float)):
-        if value < 0 or math.isnan(value):
+        if not math.isfinite(value):
+            raise ValueError(f"duration must be finite (got {value})")
+        if value < 0:
             raise ValueError(f"duration must not be negative (got {value})")
         return float(value) * 1000.0
     if not isinstance(value, str):

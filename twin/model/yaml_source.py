@@ -42,16 +42,31 @@ def dotted(path: tuple) -> str:
 def load_yaml(path: Path, display: str | None = None) -> YamlDoc:
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(name, 0, "", "file not found") from None
     except IsADirectoryError:
-        raise ScenarioError(name, 0, "", "is a directory, not a YAML file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(name, 0, "", "not UTF-8 text") from None
+        raise ScenarioError(name, 0, "", f"is a directory, not a YAML file{_yaml_files_in(path, name)}") from None
     except OSError as exc:
         raise ScenarioError(name, 0, "", f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(name, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") \
+            from None
     return parse_yaml(text, name)
+
+
+def _yaml_files_in(path: Path, name: str) -> str:
+    try:
+        found = sorted(p.name for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    shown = ", ".join(f"{name.rstrip('/')}/{f}" for f in found[:5])
+    return f"; give a scenario file in it, e.g. {shown}"
 
 
 def parse_yaml(text: str, name: str) -> YamlDoc:
@@ -59,14 +74,84 @@ def parse_yaml(text: str, name: str) -> YamlDoc:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(name, line, "", f"YAML syntax error: {problem}") from None
+        raise _syntax_error(text, name, exc) from None
     doc = YamlDoc(name, data)
     if node is not None:
         _walk(node, (), doc)
     return doc
+
+
+_UNCLOSED = {"while parsing a flow sequence": "flow sequence '['", "while parsing a flow mapping": "flow mapping '{'",
+             "while scanning a quoted scalar": "quoted string"}
+
+
+def _syntax_error(text: str, name: str, exc: yaml.YAMLError) -> ScenarioError:
+    """One located error for a YAML syntax error; the field is where the parser was when it failed."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    path, opened = _path_at_failure(text)
+    line = problem_mark.line + 1 if problem_mark else (context_mark.line + 1 if context_mark else 1)
+    if "'\\t'" in problem:
+        problem = "a tab character; YAML indents with spaces only"
+    elif problem.startswith("expected <block end>"):
+        problem = f"{problem}: the indentation of this line does not match the lines before it"
+    elif problem == "mapping values are not allowed here":
+        problem += " (is this line indented too far, or does a value with ': ' need quotes?)"
+    if context in _UNCLOSED and context_mark is not None:
+        at = (context_mark.line, context_mark.column)
+        path = opened.get(at, path)
+        where = f" (line {line})" if problem_mark and problem_mark.line != context_mark.line else ""
+        problem = f"the {_UNCLOSED[context]} opened here is not closed: {problem}{where}"
+        line = context_mark.line + 1
+    return ScenarioError(name, line, dotted(path), f"YAML syntax error: {problem}")
+
+
+def _path_at_failure(text: str) -> tuple[tuple, dict[tuple[int, int], tuple]]:
+    """Replay the parser's events up to the error: the path being parsed, and where each open collection began."""
+    stack: list[list] = []  # [path, is_mapping, pending key or next index, expecting a key]
+    opened: dict[tuple[int, int], tuple] = {}
+
+    def slot() -> tuple:
+        if not stack:
+            return ()
+        path, is_map, k, expect_key = stack[-1]
+        if is_map:
+            return path if expect_key or k is None else path + (k,)
+        return path + (k,)
+
+    def consumed() -> None:
+        if stack:
+            top = stack[-1]
+            if top[1]:
+                top[3] = True
+            else:
+                top[2] += 1
+
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if stack and stack[-1][1] and stack[-1][3]:  # a complex key: give up on precision
+                    stack[-1][3] = False
+                p = slot()
+                opened[(ev.start_mark.line, ev.start_mark.column)] = p
+                stack.append([p, isinstance(ev, yaml.MappingStartEvent), None if isinstance(
+                    ev, yaml.MappingStartEvent) else 0, True])
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+                consumed()
+            elif isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent)):
+                if stack and stack[-1][1] and stack[-1][3]:
+                    stack[-1][2] = getattr(ev, "value", None)
+                    stack[-1][3] = False
+                else:
+                    consumed()
+    except yaml.YAMLError:
+        pass
+    if stack and not stack[-1][1]:
+        return stack[-1][0], opened  # inside a sequence: name the sequence, not an item that may not exist
+    return slot(), opened
 
 
 def _walk(node: yaml.Node, path: tuple, doc: YamlDoc) -> None:

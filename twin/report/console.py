@@ -12,8 +12,8 @@ LABELS = [
     ("availability_excl_starved_blocked", "Availability excl. starved/blocked", "pct"),
     ("effectiveness", "Effectiveness (PRU·PQ/APT)", "pct"), ("quality", "Quality ratio (GQ/PQ)", "pct"),
     ("scrap_ratio", "Scrap ratio (SQ/PQ)", "pct"), ("throughput_per_h", "Throughput (PQ/h)", "num"),
-    ("good_per_h", "Good bottles per hour", "num"), ("mtbf_h", "MTBF of the filler (h)", "num2"),
-    ("mttr_min", "MTTR of the filler (min)", "num2"),
+    ("good_per_h", "Good bottles per hour", "num"), ("mtbf_h", "MTBF of the constraint (h)", "num2"),
+    ("mttr_min", "MTTR of the constraint (min)", "num2"),
 ]
 
 
