@@ -62,8 +62,8 @@ def C(id, file, old, new, at, field, msg, **kw) -> Case:  # noqa: N802 - reads l
 CASES = [
     # --- YAML syntax -------------------------------------------------------------------------------------------
     C("yaml-indent-too-deep", S, "  warmup: 30m", "   warmup: 30m", "   warmup: 30m", "run",
-      "YAML syntax error: mapping values are not allowed here", cli=True),
-    C("yaml-indent-too-shallow", P, "  qa_plc:", " qa_plc:", " qa_plc:", "",
+      "YAML syntax error: mapping values are not allowed here"),
+    C("yaml-indent-too-shallow", P, "  qa_plc:", " qa_plc:", " qa_plc:", "plcs",
       "the indentation of this line does not match the lines before it"),
     C("yaml-unclosed-bracket", L, "b_pack, sink]", "b_pack, sink", "flow: [infeed", "flow",
       "the flow sequence '[' opened here is not closed", cli=True),
@@ -74,14 +74,22 @@ CASES = [
     C("yaml-tab-indent", S, "  mode: virtual", "\tmode: virtual", "\tmode: virtual", "run",
       "a tab character; YAML indents with spaces only", cli=True),
     C("yaml-duplicate-key", S, "  replications: 1\n", "  replications: 1\n  duration: 4h\n", "duration: 4h",
-      "run.duration", "duplicate key (first at line", cli=True),
+      "run.duration", "duplicate key (first at line"),
     C("yaml-duplicate-key-flow-mapping", L, "b_in: {capacity: 60}", "b_in: {capacity: 60, capacity: 70}",
       "b_in: {capacity: 60, capacity: 70}", "buffers.b_in.capacity", "duplicate key"),
     C("yaml-duplicate-station", L, "  sink:\n    kind: sink\n", "  sink:\n    kind: sink\n  filler:\n    kind: sink\n",
       "  filler:\n    kind: sink", "stations.filler", "duplicate key"),
+    C("yaml-second-document", S, None, (SRC / S).read_text() + "---\nrun: {duration: 1h}\n", "---", "",
+      "a second document ('---')"),
+    C("yaml-key-read-as-boolean", L, "  b_pack: {capacity: 5}", "  b_pack: {capacity: 5}\n  on: {capacity: 5}",
+      "  on:", "buffers.on", "key 'on' is read as a boolean, not a name; quote it"),
+    C("yaml-key-read-as-number", S, "plcs: plcs.yaml\n", "plcs: plcs.yaml\n1: x\n", "1: x", "1",
+      "key '1' is read as a number"),
+    C("yaml-undefined-alias", S, "line: line.yaml", "line: *line_file", "*line_file", "line",
+      "found undefined alias 'line_file'"),
     # --- unknown keys, at several depths, with suggestions -----------------------------------------------------
     C("unknown-top-key", S, "metadata:", "metdata:", "metdata:", "metdata", "did you mean 'metadata'?"),
-    C("unknown-run-key", S, "warmup:", "warmpu:", "warmpu:", "run.warmpu", "did you mean 'warmup'?", cli=True),
+    C("unknown-run-key", S, "warmup:", "warmpu:", "warmpu:", "run.warmpu", "did you mean 'warmup'?"),
     C("unknown-key-no-suggestion", S, "  sample: 1m\n", "  sample: 1m\n  colour: blue\n", "colour:", "run.colour",
       "valid keys: mode, duration, warmup, replications, sample"),
     C("unknown-station-key", L, "defect_rate: 0.002", "defect_rat: 0.002", "defect_rat:", "stations.capper.defect_rat",
@@ -102,7 +110,7 @@ CASES = [
     C("string-for-int", S, "replications: 1", "replications: one", "replications: one", "run.replications",
       "valid integer"),
     C("list-for-mapping", P, "{program: plc/qa.st, cycle: 10ms}", "[plc/qa.st, 10ms]", "qa_plc:", "plcs.qa_plc",
-      "expected a mapping"),
+      "expected a mapping", cli=True),
     C("scalar-for-mapping", S, RUN_BLOCK, "run: 8h\n", "run: 8h", "run",
       "expected a mapping"),
     C("string-for-number", L, "  capacity: 400", "  capacity: lots", "capacity: lots", "tank.capacity",
@@ -220,10 +228,10 @@ CASES = [
       "refill has no %I/%Q address"),
     C("binding-actuator-driven-twice", L, "tag: conveyor_run}\n",
       "tag: conveyor_run}\n  - {signal: conveyors.run, plc: capper_plc, tag: capper_alarm}\n", "capper_alarm",
-      "bindings[20].signal", "conveyors.run is already driven by bindings[19]", cli=True),
+      "bindings[20].signal", "conveyors.run is already driven by bindings[19]"),
     # --- ST errors in a referenced program ---------------------------------------------------------------------
     C("st-syntax-error", FILLER, "level_pct := INT_TO_REAL(level) / 100.0;", "level_pct := INT_TO_REAL(level) / ;",
-      "level_pct := INT_TO_REAL(level) / ;", "plcs.filler_plc.program", "syntax error", cli=True),
+      "level_pct := INT_TO_REAL(level) / ;", "plcs.filler_plc.program", "syntax error"),
     C("st-type-error", CAPPER, "capper_run := line_running AND NOT capper_fault;", "capper_run := caps_applied;",
       "capper_run := caps_applied;", "plcs.capper_plc.program", "cannot assign INT to BOOL", cli=True),
     C("st-undeclared-variable", QA, "reject_gate := reject;", "reject_gate := rejct;", "reject_gate := rejct;",
@@ -235,14 +243,14 @@ CASES = [
     C("warmup-not-shorter-than-duration", S, "warmup: 30m", "warmup: 8h", "warmup: 8h", "run.warmup",
       "warm-up must be shorter than the run duration"),
     C("replications-zero", S, "replications: 1", "replications: 0", "replications: 0", "run.replications",
-      "greater than or equal to 1", cli=True),
+      "greater than or equal to 1"),
     C("duration-zero", S, "duration: 8h", "duration: 0s", "duration: 0s", "run.duration", "greater than 0"),
     C("api-version-wrong", S, "apiVersion: twin/v1", "apiVersion: twin/v2", "apiVersion:", "apiVersion",
       "input should be 'twin/v1'"),
     C("empty-scenario-file", S, None, "", 1, "", "the file is empty"),
     C("comment-only-line-file", L, None, "# nothing here yet\n", 1, "", "the file is empty"),
     C("scenario-is-a-list", S, None, "- line: line.yaml\n- plcs: plcs.yaml\n", 1, "",
-      "expected a mapping (key: value) at the top level, got a list", cli=True),
+      "expected a mapping (key: value) at the top level, got a list"),
     C("scenario-not-utf8", S, "Bottling line", b"Bottling \xe9 line", "Bottling", "", "not UTF-8", cli=True),
     C("line-file-not-utf8", L, "  b_pack: {capacity: 5}", b"  b_pack: {capacity: 5}  # \xff", "b_pack:", "",
       "not UTF-8"),
@@ -337,6 +345,13 @@ def test_valid_copy_loads_from_its_folder(tmp_path: Path, monkeypatch: pytest.Mo
     shutil.copytree(SRC, tmp_path / "bottling")
     monkeypatch.chdir(tmp_path / "bottling")
     assert len(load(S).line.bindings) == 20
+
+
+def test_yaml_anchors_and_merge_keys_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    case = C("merge", L, "b_fill: {capacity: 40}\n  b_cap: {capacity: 40}",
+             "b_fill: &forty {capacity: 40}\n  b_cap: {<<: *forty}", None, "", "")
+    monkeypatch.chdir(_make(tmp_path, case))
+    assert load(S).line.buffers["b_cap"].capacity == 40
 
 
 def test_schema_is_json_with_all_definitions():

@@ -51,7 +51,7 @@ def schema() -> None:
 
 
 @main.command()
-@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.argument("scenario")  # checked by the loader, so a bad path gets the one-line error too
 @click.option("--replications", "-n", type=click.IntRange(1, 1000), default=None,
               help="override run.replications")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="worker processes (default: cores)")

@@ -71,7 +71,7 @@ async def start_realtime(loaded: LoadedScenario, *, host: str = "127.0.0.1", wit
     sc = loaded.scenario
     loaded = dataclasses.replace(loaded, scenario=sc.model_copy(
         update={"run": sc.run.model_copy(update={"warmup": 0.0})}))
-    twin = build(loaded, 0, detail=False, skip_idle_scans=False, env=simpy.Environment())
+    twin = build(loaded, 0, detail=False, skip_idle_scans=False, env=simpy.Environment(initial_time=0.0))
     eps = Endpoints()
     rt = RealtimeTwin(twin, eps, loaded)
     try:

@@ -41,7 +41,7 @@ class Twin:
 def build(loaded: LoadedScenario, replication: int, *, detail: bool = True, skip_idle_scans: bool = True,
           env: simpy.Environment | None = None) -> Twin:
     sc = loaded.scenario
-    env = env or simpy.Environment()
+    env = env or simpy.Environment(initial_time=0.0)
     streams = Streams(sc.metadata.seed, replication)
     line = LineModel(env, loaded.line, streams, bound_actuators=loaded.bound_actuators,
                      sample_ms=sc.run.sample, warmup_ms=sc.run.warmup)

@@ -93,7 +93,7 @@ class LineModel:
 
     # -------------------------------------------------------- bookkeeping
     def event(self, kind: str, **data: Any) -> None:
-        self.events.append({"t_ms": round(self.env.now, 3), "event": kind, **data})
+        self.events.append({"t_ms": round(float(self.env.now), 3), "event": kind, **data})
 
     def on_state_change(self, station: str, old: str, new: str, now: float) -> None:
         pass  # states are summarised by StateLog; hook kept for live views (TUI)
@@ -103,10 +103,10 @@ class LineModel:
 
     def trace_before(self, t_ms: float) -> list[dict[str, Any]]:
         lo = t_ms - TRACE_WINDOW_MS
-        return [{"t_ms": round(t, 3), "signal": n, "value": v} for t, n, v in self.trace if lo <= t <= t_ms]
+        return [{"t_ms": round(float(t), 3), "signal": n, "value": v} for t, n, v in self.trace if lo <= t <= t_ms]
 
     def violation(self, invariant: str, t_ms: float, **detail: Any) -> None:
-        v = {"invariant": invariant, "t_ms": round(t_ms, 3), **detail, "trace": self.trace_before(t_ms)}
+        v = {"invariant": invariant, "t_ms": round(float(t_ms), 3), **detail, "trace": self.trace_before(t_ms)}
         self.violations.append(v)
         self.event("violation", invariant=invariant, **detail)
         if self.stop_on_violation:
@@ -165,7 +165,7 @@ class LineModel:
 
     def _sample(self) -> dict[str, Any]:
         b = self.board
-        s = {"t_ms": round(self.env.now, 3), "packed": self.counts["packed"],
+        s = {"t_ms": round(float(self.env.now), 3), "packed": self.counts["packed"],
              "packed_good": self.counts["packed_good"], "produced": self.counts["produced"],
              "rejected": self.counts["rejected"],
              "buffers": {n: buf.level for n, buf in self.buffers.items()},

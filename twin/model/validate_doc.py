@@ -65,7 +65,7 @@ def _located(doc: YamlDoc, model: type[BaseModel], err: dict) -> ScenarioError:
     if kind == "literal_error" and isinstance(err.get("input"), str):
         expected = [e.strip(" '") for e in err.get("ctx", {}).get("expected", "").replace(" or ", ",").split(",")]
         close = difflib.get_close_matches(err["input"], [e for e in expected if e], n=1)
-        if close:
+        if close and len(expected) > 1:
             msg += f"; did you mean '{close[0]}'?"
     return ScenarioError(doc.file, doc.line_of(loc), dotted(loc), msg)
 

@@ -91,10 +91,14 @@ def _syntax_error(text: str, name: str, exc: yaml.YAMLError) -> ScenarioError:
     context_mark = getattr(exc, "context_mark", None)
     context = getattr(exc, "context", None) or ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    path, opened = _path_at_failure(text)
+    stop = (problem_mark.line, problem_mark.column) if problem_mark else None
+    path, opened = _path_at_failure(text, stop)
     line = problem_mark.line + 1 if problem_mark else (context_mark.line + 1 if context_mark else 1)
     if "'\\t'" in problem:
         problem = "a tab character; YAML indents with spaces only"
+    elif problem == "but found another document":
+        problem = "a second document ('---'); the file holds one document"
+        path = ()
     elif problem.startswith("expected <block end>"):
         problem = f"{problem}: the indentation of this line does not match the lines before it"
     elif problem == "mapping values are not allowed here":
@@ -108,8 +112,9 @@ def _syntax_error(text: str, name: str, exc: yaml.YAMLError) -> ScenarioError:
     return ScenarioError(name, line, dotted(path), f"YAML syntax error: {problem}")
 
 
-def _path_at_failure(text: str) -> tuple[tuple, dict[tuple[int, int], tuple]]:
-    """Replay the parser's events up to the error: the path being parsed, and where each open collection began."""
+def _path_at_failure(text: str, stop: tuple[int, int] | None) -> tuple[tuple, dict[tuple[int, int], tuple]]:
+    """Replay the parser's events up to the error (or the `stop` mark): the path being parsed there, and
+    where each open collection began."""
     stack: list[list] = []  # [path, is_mapping, pending key or next index, expecting a key]
     opened: dict[tuple[int, int], tuple] = {}
 
@@ -131,6 +136,8 @@ def _path_at_failure(text: str) -> tuple[tuple, dict[tuple[int, int], tuple]]:
 
     try:
         for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if stop is not None and (ev.start_mark.line, ev.start_mark.column) >= stop:
+                break
             if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 if stack and stack[-1][1] and stack[-1][3]:  # a complex key: give up on precision
                     stack[-1][3] = False
@@ -154,12 +161,24 @@ def _path_at_failure(text: str) -> tuple[tuple, dict[tuple[int, int], tuple]]:
     return slot(), opened
 
 
+_NOT_A_NAME = {"bool": "a boolean", "int": "a number", "float": "a number", "null": "null", "timestamp": "a date"}
+
+
 def _walk(node: yaml.Node, path: tuple, doc: YamlDoc) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for k, v in node.value:
             key = k.value
             line = k.start_mark.line + 1
+            if not isinstance(k, yaml.ScalarNode):
+                raise ScenarioError(doc.file, line, dotted(path), "a key must be a plain name, not a list or mapping")
+            if k.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' merges keys defined elsewhere
+                continue
+            if k.tag != "tag:yaml.org,2002:str":
+                # YAML 1.1 reads yes/no/on/off as booleans, 1 as a number, ~ as null: every key here is a name
+                what = _NOT_A_NAME.get(k.tag.rsplit(":", 1)[-1], k.tag)
+                raise ScenarioError(doc.file, line, dotted(path + (key,)),
+                                    f"key {key!r} is read as {what}, not a name; quote it: '{key}'")
             if key in seen:
                 raise ScenarioError(doc.file, line, dotted(path + (key,)),
                                     f"duplicate key (first at line {seen[key]})")
