@@ -136,6 +136,13 @@ class ModbusMap:
         self._ro_names: list[str] | None = None
         self._ro: frozenset[str] = frozenset()
 
+    def address_of(self, path: str) -> tuple[str, int] | None:
+        """(table, first address) where a scalar tag sits on Modbus (writable tables first), or None."""
+        key = path.lower()
+        found = [v for v in self.vars if v.key == key and v.index is None]
+        found.sort(key=lambda v: (v.table not in (COILS, HOLDING), v.address))
+        return (found[0].table, found[0].address) if found else None
+
     # ----------------------------------------------------------------- build
     def _resolve(self, name: str) -> TagInfo | None:
         """A tag by full path, or by the path without the program name if unique."""

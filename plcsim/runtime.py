@@ -142,6 +142,22 @@ class Plc:
     def next_timer_event(self) -> int | None:
         return self.program.next_timer_event(self._inst) if self.mode == RUN else None
 
+    def download(self, program: CompiledProgram | str | Path, version: str | None = None) -> None:
+        """A full download (not an online change): the new program starts from its initial values."""
+        compiled = _as_compiled(program)
+        self._pending = None
+        self._install(compiled, version or compiled.hash[:12], keep_state=False)
+        self._touched()
+
+    def config_fingerprint(self) -> str:
+        """A hash of the PLC's configuration (identity, tag map, safe state, read-only tags)."""
+        c = self.config
+        doc = {"identity": [c.vendor, c.product, c.product_code, c.version, c.vendor_url, c.model],
+               "tag_map": [[e.tag, e.table, e.address] for e in c.tag_map],
+               "safe_state": sorted((k, repr(v)) for k, v in c.safe_state.items()),
+               "read_only": sorted(c.read_only), "cycle_ms": self.cycle_ms}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
     @property
     def program_hash(self) -> str:
         return self.program.hash

@@ -40,19 +40,13 @@ RUN_BLOCK = "run:\n  mode: virtual\n  duration: 8h\n  warmup: 30m\n  replication
 class Case:
     id: str
     file: str                    # the file edited, relative to the scenario folder
-    old: str | None              # text replaced (exactly once unless `count`); None: `new` is the whole file
+    old: str | None              # text replaced (it must occur exactly once); None: `new` is the whole file
     new: str | bytes
-    at: str | int | None         # fragment of the offending line of `err_file` (or a line number; None: no line)
-    field: str                   # dotted path of the offending field ("" for whole-file / syntax errors)
+    at: str | int | None         # fragment of the offending line of `file`, or a line number
+    field: str                   # dotted path of the offending field ("" for whole-file errors)
     msg: str                     # a fragment of the message
-    err_file: str | None = None  # the file the error names (default: the edited file)
-    count: int = 1               # occurrences of `old` to expect and replace
     rename: tuple[str, str] | None = None  # first rename a name everywhere in the file (each case is one mistake)
     cli: bool = False            # also run the real CLI on it
-
-    @property
-    def where(self) -> str:
-        return self.err_file or self.file
 
 
 def C(id, file, old, new, at, field, msg, **kw) -> Case:  # noqa: N802 - reads like a table row
@@ -136,7 +130,8 @@ CASES = [
     # --- missing referenced files ------------------------------------------------------------------------------
     C("missing-line-file", S, "line: line.yaml", "line: lines.yaml", "line: lines.yaml", "line",
       "file not found: lines.yaml", cli=True),
-    C("missing-plcs-file", S, "plcs: plcs.yaml", "plcs: plc.yaml", "plcs: plc.yaml", "plcs", "file not found: plc.yaml"),
+    C("missing-plcs-file", S, "plcs: plcs.yaml", "plcs: plc.yaml", "plcs: plc.yaml", "plcs",
+      "file not found: plc.yaml"),
     C("missing-program-file", P, "plc/qa.st", "plc/qa_v2.st", "qa_plc:", "plcs.qa_plc.program",
       "file not found: plc/qa_v2.st"),
     C("missing-network-file", S, "plcs: plcs.yaml\n", "plcs: plcs.yaml\nnetwork: network.yaml\n", "network:",
@@ -272,7 +267,7 @@ def _make(root: Path, case: Case) -> Path:
             data = data.replace(case.rename[0].encode(), case.rename[1].encode())
         old = case.old.encode()
         n = data.count(old)
-        assert n == case.count, f"{case.id}: {case.old!r} occurs {n} times"
+        assert n == 1, f"{case.id}: {case.old!r} occurs {n} times"
         target.write_bytes(data.replace(old, new))
     return folder
 
@@ -280,13 +275,13 @@ def _make(root: Path, case: Case) -> Path:
 def _expected_line(folder: Path, case: Case) -> int:
     if case.at is None or isinstance(case.at, int):
         return case.at or 0
-    text = (folder / case.where).read_bytes().decode("utf-8", errors="replace")
+    text = (folder / case.file).read_bytes().decode("utf-8", errors="replace")
     if "\n" in case.at:
         start = text.index(case.at)
-        assert text.count(case.at) == 1, f"{case.id}: {case.at!r} is not unique in {case.where}"
+        assert text.count(case.at) == 1, f"{case.id}: {case.at!r} is not unique in {case.file}"
         return text.count("\n", 0, start) + 1
     hits = [i for i, ln in enumerate(text.splitlines(), 1) if case.at in ln]
-    assert len(hits) == 1, f"{case.id}: {case.at!r} is on lines {hits} of {case.where}"
+    assert len(hits) == 1, f"{case.id}: {case.at!r} is on lines {hits} of {case.file}"
     return hits[0]
 
 
@@ -305,12 +300,12 @@ def test_bad_input_is_located(case: Case, tmp_path: Path, monkeypatch: pytest.Mo
         load(S)
     err = info.value
     got = (err.file, err.line, err.field)
-    assert got == (case.where, _expected_line(folder, case), case.field), f"{err}"
+    assert got == (case.file, _expected_line(folder, case), case.field), f"{err}"
     assert case.msg in err.message, f"{err}"
     # the one-line form the CLI prints
     text = str(err)
     assert "\n" not in text
-    assert text.startswith(f"{case.where}:{err.line}: " if err.line else f"{case.where}: ")
+    assert text.startswith(f"{case.file}:{err.line}: " if err.line else f"{case.file}: ")
 
 
 def test_missing_scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -411,7 +406,7 @@ def _assert_one_line(rc: int, stdout: str, stderr: str) -> str:
 def test_cli_prints_one_located_line(case: Case, cli_runs):
     rc, stdout, stderr, folder = cli_runs[case.id]
     line = _assert_one_line(rc, stdout, stderr)
-    assert f" {case.where}:{_expected_line(folder, case)}: " in line, line
+    assert f" {case.file}:{_expected_line(folder, case)}: " in line, line
     if case.field:
         assert f": {case.field}: " in line, line
     assert case.msg in line, line

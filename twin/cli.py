@@ -1,6 +1,8 @@
 """``twin`` command line. Heavy imports happen inside commands so ``twin --help`` stays fast.
 
-Exit codes: 0 done, 1 a safety invariant broke during `twin run`, 2 bad input.
+Exit codes: `twin run`: 0 done, 1 a safety invariant broke, 2 bad input.
+`twin validate` follows the verdict: 0 GO, 1 GO_WITH_WARNINGS, 2 bad input,
+3 NO_GO, 4 INCONCLUSIVE, 5 ABORTED_SAFETY.
 """
 
 from __future__ import annotations
@@ -98,6 +100,43 @@ def run(scenario: str, replications: int | None, jobs: int | None, out_dir: str,
         broken = [k for k, ok in result.journal["invariants"].items() if not ok]
         click.echo(f"twin: safety invariant(s) broken: {', '.join(broken)}", err=True)
         sys.exit(EXIT_INVARIANT)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--replications", "-n", type=click.IntRange(1, 1000), default=None, help="override run.replications")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, help="worker processes (default: cores)")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="write JUnit XML here")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="write the journal and the report into this folder")
+@click.option("--dry-run", is_flag=True, help="check the files and print the plan; simulate nothing")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar; print only the verdict line")
+def validate(scenario: str, replications: int | None, jobs: int | None, junit: str | None, report_dir: str | None,
+             dry_run: bool, quiet: bool) -> None:
+    """Verdict on SCENARIO's change: GO, GO_WITH_WARNINGS, NO_GO, INCONCLUSIVE or ABORTED_SAFETY."""
+    loaded = _load(scenario)
+    if loaded.scenario.change is None:
+        _bad_input(f"{scenario}: change: nothing to validate: the scenario has no 'change:'")
+    if dry_run:
+        from .validate.plan_text import describe_plan
+
+        click.echo(describe_plan(loaded, replications))
+        sys.exit(EXIT_OK)
+    from .api import validate as api_validate
+
+    n = replications or loaded.scenario.run.replications
+    if quiet:
+        result = api_validate(loaded, replications=n, jobs=jobs, junit=junit, report_dir=report_dir)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task(f"{loaded.scenario.metadata.id}: paired replications", total=n)
+            result = api_validate(loaded, replications=n, jobs=jobs, junit=junit, report_dir=report_dir,
+                                  on_replication=lambda _r: bar.advance(task))
+    click.echo(result.explain() if not quiet else f"{loaded.scenario.metadata.id}: {result.verdict}")
+    sys.exit(result.exit_code)
 
 
 def _with_duration(loaded, text: str):

@@ -34,12 +34,15 @@ class LoadedScenario:
     plcs: Plcs
     programs: dict[str, CompiledProgram]
     plc_configs: dict[str, PlcConfig]
-    files: dict[str, str] = field(default_factory=dict)  # display path -> sha256
+    files: dict[str, str] = field(default_factory=dict)  # path relative to the scenario -> sha256
+    change_program: CompiledProgram | None = None  # the candidate program of a plc_program change
 
     def __getstate__(self) -> dict:
         # compiled programs hold generated classes; ship their sources and recompile (cached)
         state = dict(self.__dict__)
         state["programs"] = {n: (p.source, p.filename) for n, p in self.programs.items()}
+        cp = self.change_program
+        state["change_program"] = None if cp is None else (cp.source, cp.filename)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -47,6 +50,8 @@ class LoadedScenario:
 
         state = dict(state)
         state["programs"] = {n: compile_source(src, fn) for n, (src, fn) in state["programs"].items()}
+        if state.get("change_program") is not None:
+            state["change_program"] = compile_source(*state["change_program"])
         self.__dict__.update(state)
 
     @property
@@ -93,8 +98,9 @@ def load_scenario(path: str | Path, *, cwd: Path | None = None) -> LoadedScenari
         raise sdoc.error(("run", "warmup"), "warm-up must be shorter than the run duration")
     programs, configs = _compile_plcs(pdoc, plcs, plcs_path.parent, cwd, files)
     _check_bindings(ldoc, line, programs)
+    change_program = _check_change(sdoc, scenario, base, cwd, files, line, programs)
     files.pop("__base__", None)
-    return LoadedScenario(path, scenario, line, plcs, programs, configs, files)
+    return LoadedScenario(path, scenario, line, plcs, programs, configs, files, change_program)
 
 
 def _load(path: Path, cwd: Path, files: dict[str, str]) -> YamlDoc:
@@ -181,8 +187,8 @@ def _compile_plcs(doc: YamlDoc, plcs: Plcs, base: Path, cwd: Path, files: dict[s
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ScenarioError(display, raw.count(b"\n", 0, exc.start) + 1, f"plcs.{name}.program",
-                                f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+            bad = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+            raise ScenarioError(display, raw.count(b"\n", 0, exc.start) + 1, f"plcs.{name}.program", bad) from None
         try:
             compiled = compile_file(prog_path)
         except StCompileError as exc:
@@ -243,6 +249,62 @@ def _check_bindings(doc: YamlDoc, line: Line, programs: dict[str, CompiledProgra
 
 def _a(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
+
+
+def _check_change(doc: YamlDoc, scenario: Scenario, base: Path, cwd: Path, files: dict[str, str], line: Line,
+                  programs: dict[str, CompiledProgram]) -> CompiledProgram | None:
+    """The change under test and the injections must name things that exist."""
+    compiled = None
+    ch = scenario.change
+    if ch is not None:
+        if ch.at >= scenario.run.duration:
+            raise doc.error(("change", "at"), "the change must come before the end of the run")
+        if ch.rules is not None:
+            raise doc.error(("change", "rules"), "rules changes need the network model (scenario 'network:'), "
+                            "which this version does not evaluate yet")
+        target = ch.plc_program or ch.setpoint
+        field = "plc_program" if ch.plc_program is not None else "setpoint"
+        if target.plc not in programs:
+            close = difflib.get_close_matches(target.plc, list(programs), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; PLCs: {', '.join(programs)}"
+            raise doc.error(("change", field, "plc"), f"unknown PLC '{target.plc}'{hint}")
+        if ch.plc_program is not None:
+            prog_path = _ref(doc, ("change", "plc_program", "program"), base, ch.plc_program.program)
+            _record(files, prog_path)
+            try:
+                compiled = compile_file(prog_path)
+            except StCompileError as exc:
+                e = exc.errors[0]
+                raise ScenarioError(_display(prog_path, cwd), e.line, "change.plc_program.program",
+                                    f"{e.message} [col {e.column}]") from None
+        else:
+            _check_tag_value(doc, ("change", "setpoint"), programs[target.plc], target.tag, target.value)
+    for i, inj in enumerate(scenario.injections):
+        at = ("injections", i)
+        if inj.at >= scenario.run.duration:
+            raise doc.error(at + ("at",), "the injection comes after the end of the run")
+        if inj.station is not None and inj.station not in line.stations:
+            raise doc.error(at + ("station",), f"unknown station '{inj.station}'")
+        if inj.technique is not None:
+            if inj.to not in programs:
+                raise doc.error(at + ("to",), f"unknown PLC '{inj.to}'")
+            for tag, value in (inj.set or {}).items():
+                _check_tag_value(doc, at + ("set",), programs[inj.to], tag, value, need_writable=False)
+    return compiled
+
+
+def _check_tag_value(doc: YamlDoc, at: tuple, prog: CompiledProgram, tag: str, value: Any,
+                     need_writable: bool = True) -> None:
+    tags = {t.path.split(".", 1)[1].lower(): t for t in prog.tags}
+    t = tags.get(tag.lower())
+    if t is None:
+        close = difflib.get_close_matches(tag, [p.path.split(".", 1)[1] for p in prog.tags], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise doc.error(at + ("tag",), f"no tag '{tag}' in {prog.name}{hint}")
+    if need_writable and not t.writable:
+        raise doc.error(at + ("tag",), f"{tag} is not writable (CONSTANT or an FB output)")
+    if t.is_array or not t.type.accepts(value):
+        raise doc.error(at + ("value",), f"{value!r} does not fit {tag} ({t.type.name})")
 
 
 def canonical_json(obj: Any) -> str:

@@ -99,16 +99,10 @@ async def start_realtime(loaded: LoadedScenario, *, host: str = "127.0.0.1", wit
 
 async def _pace(rt: RealtimeTwin, speed: float) -> None:
     env = rt.twin.env
-    from ..line.model import Violation
-
     while True:
         target = (time.monotonic() - rt._t0) * 1000.0 * speed
         if target > env.now:
-            try:
-                env.run(until=target)
-            except Violation as v:
-                rt.stopped_by = str(v)
-                return
+            env.run(until=target)
         await asyncio.sleep(STEP_S)
 
 

@@ -17,7 +17,7 @@ from plcsim import requests as rq
 from plcsim.runtime import Plc
 
 from ..line import kpis
-from ..line.model import LineModel, Violation
+from ..line.model import LineModel
 from ..line.streams import Streams
 from ..model.signals import catalogue
 from .iolink import InProcessIoLink
@@ -36,6 +36,7 @@ class Twin:
     plcs: dict[str, Plc]
     links: dict[str, InProcessIoLink]
     drivers: dict[str, PlcDriver] = field(default_factory=dict)
+    started: bool = False
 
 
 def build(loaded: LoadedScenario, replication: int, *, detail: bool = True, skip_idle_scans: bool = True,
@@ -100,18 +101,22 @@ def _wire_operator_hmi(twin: Twin, line_plc: str | None) -> None:
 
 
 def run(twin: Twin, until_ms: float, progress: Callable[[float], None] | None = None) -> str | None:
-    """Advance to `until_ms`; return the invariant that stopped the run, if one did."""
-    env = twin.env
-    twin.line.start()
-    t = 0.0
-    try:
-        while t < until_ms:
-            t = min(until_ms, t + PROGRESS_STEP_MS)
-            env.run(until=t)
-            if progress is not None:
-                progress(t)
-    except Violation as v:
-        return str(v)
+    """Advance to `until_ms`; return the invariant that stopped the run, if one did.
+
+    Starts the line on first use; can be called again to continue.
+    """
+    env, line = twin.env, twin.line
+    if not twin.started:
+        line.start()
+        twin.started = True
+    t = env.now
+    while t < until_ms:
+        t = min(until_ms, t + PROGRESS_STEP_MS)
+        env.run(until=env.any_of([env.timeout(t - env.now), line.stop_event]))
+        if line.stop_event.triggered:
+            return line.stop_event.value
+        if progress is not None:
+            progress(t)
     return None
 
 

@@ -26,10 +26,6 @@ GANTT_MS = 3_600_000.0       # station-state Gantt covers the first hour
 GANTT_BIN_MS = 1_000.0
 
 
-class Violation(Exception):
-    """A safety invariant broke; the engine decides whether to stop the run."""
-
-
 class LineModel:
     def __init__(self, env, spec: LineSpec, streams: Streams, *, bound_actuators: set[str],
                  sample_ms: float, warmup_ms: float) -> None:
@@ -40,6 +36,7 @@ class LineModel:
         self.violations: list[dict[str, Any]] = []
         self.trace: deque = deque(maxlen=20_000)
         self.stop_on_violation = False
+        self.stop_event = env.event()
         self._motion_bad = False
         self.board = Board()
         for name, (direction, kind) in catalogue(spec).items():
@@ -62,6 +59,7 @@ class LineModel:
         self.sample_ms = sample_ms
         self.warmup_ms = warmup_ms
         self.at_warmup: dict[str, Any] | None = None
+        self.marks: dict[str, dict[str, Any]] = {}  # named snapshots of the totals (KPI windows)
 
     # ------------------------------------------------------------- building
     def _build(self) -> None:
@@ -109,8 +107,9 @@ class LineModel:
         v = {"invariant": invariant, "t_ms": round(float(t_ms), 3), **detail, "trace": self.trace_before(t_ms)}
         self.violations.append(v)
         self.event("violation", invariant=invariant, **detail)
-        if self.stop_on_violation:
-            raise Violation(invariant)
+        if self.stop_on_violation and not self.stop_event.triggered:
+            # stop the run at this instant without killing the process that noticed it
+            self.stop_event.succeed(invariant)
 
     def _overflow(self, t_ms: float, volume: float) -> None:
         self.violation("tank_no_overflow", t_ms, level_pct=round(100 * volume / self.spec.tank.capacity, 3))
@@ -151,6 +150,16 @@ class LineModel:
             "states": {n: s.log.snapshot() for n, s in self.stations.items()},
             "failures": {n: (s.breakdowns, s.repair_time, s.microstops) for n, s in self.stations.items()},
         }
+
+    def mark_at(self, name: str, t_ms: float) -> None:
+        """Record the totals at time t_ms under `name` (KPI windows of `twin validate`)."""
+        def proc():
+            yield self.env.timeout(max(0.0, t_ms - self.env.now))
+            self.marks[name] = self._totals()
+        self.env.process(proc())
+
+    def mark_now(self, name: str) -> None:
+        self.marks[name] = self._totals()
 
     def _warmup(self):
         yield self.env.timeout(self.warmup_ms)

@@ -46,6 +46,7 @@ class Station:
         self.failures = [FailureClock(m, s.rng(name, m.name, "ttf"), s.rng(name, m.name, "ttr"))
                          for m in spec.failures]
         self.done = 0  # bottles this station has finished
+        self.pending_hold = 0.0  # an injected breakdown, taken at the next operation
         self.breakdowns = 0
         self.repair_time = 0.0
         self.microstops = 0
@@ -102,6 +103,8 @@ class Station:
     # ---------------------------------------------------------- operating
     def operate(self, duration: float):
         """Run for `duration` ms of operating time; failures strike when their clock runs out."""
+        if self.pending_hold > 0:
+            yield from self._injected_breakdown()
         remaining = duration
         while remaining > 0:
             self.log.set(EXECUTE)
@@ -114,6 +117,23 @@ class Station:
             remaining -= step
             if first is not None and first.left <= 0:
                 yield from self.fail(first)
+
+    def inject_breakdown(self, duration: float) -> None:
+        """A breakdown forced from outside (fault injection): held for exactly `duration`."""
+        self.pending_hold += duration
+
+    def _injected_breakdown(self):
+        hold, self.pending_hold = self.pending_hold, 0.0
+        self.log.set(HELD, "breakdown")
+        if self.fault is not None:
+            self.fault.set(True)
+        self.breakdowns += 1
+        self.repair_time += hold
+        self.line.event("breakdown", station=self.name, mode="injected", ttr_s=round(hold / 1000, 3))
+        yield self.env.timeout(hold)
+        if self.fault is not None:
+            self.fault.set(False)
+        self.line.event("repaired", station=self.name, mode="injected")
 
     def wear(self, operated: float):
         """Debit operating time spent outside operate(); a failure due in it strikes now."""

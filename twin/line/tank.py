@@ -32,6 +32,7 @@ class Tank:
         self._inflow_on = False
         self._fill_on = False
         self.pump_stuck: bool | None = None  # a fault forcing the pump (None = follows its output)
+        self.sensor_stuck: float | None = None  # a frozen level transmitter reads this (None = healthy)
         for s in (self._pump, self._valve, self._fill):
             s.on_change(lambda _s: self.advance())
         self._level.value = self.level_pct
@@ -85,4 +86,5 @@ class Tank:
         while True:
             yield self.env.timeout(step)
             self.advance()
-            self._level.set(round(self.level_pct, 4))
+            reading = self.level_pct if self.sensor_stuck is None else self.sensor_stuck
+            self._level.set(round(reading, 4))

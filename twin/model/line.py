@@ -51,7 +51,7 @@ class Tank(_Strict):
 class Operator(_Strict):
     guard_open_on_failure: Probability = Field(
         0.0, description="probability the operator opens the guard door to clear a breakdown")
-    restart_delay: Distribution = Fixed(dist="fixed", value=30_000.0)
+    restart_delay: Distribution = Fixed(dist="fixed", value="30s")
     restart_via: Literal["pushbutton", "hmi"] = "pushbutton"
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .change import Change, Injection, Rollback, SteadyState
 from .units import Duration
 
 
@@ -35,3 +36,7 @@ class Scenario(_Strict):
     plcs: str = Field(description="PLC YAML, relative to this file")
     network: str | None = None
     run: Run
+    change: Change | None = Field(None, description="the change under test; absent = just the baseline")
+    steady_state: SteadyState = SteadyState()
+    injections: list[Injection] = []
+    rollback: Rollback = Rollback()
