@@ -130,7 +130,7 @@ def run_side(loaded: LoadedScenario, replication: int, candidate: bool, *, skip:
                 yield env.timeout(ch.at)
                 state["pre"] = capture(plc, tag)
                 apply_change(loaded, plc)
-                line.event("change_applied", kind=ch.kind, plc=target)
+                line.event("change_applied", change=ch.kind, plc=target)
             twin.env.process(change_process(twin.env))
     stopped_by = virtual.run(twin, p.end)
     out: dict[str, Any] = {"stopped_by": stopped_by, "stopped_at_ms": twin.env.now if stopped_by else None}

@@ -29,8 +29,8 @@ def interval(xs: list[float], confidence: float) -> Interval | None:
         return None
     mean = sum(xs) / n
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return Interval(n, mean, sd, mean - half, mean + half, confidence)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return Interval(n, float(mean), float(sd), float(mean - half), float(mean + half), confidence)
 
 
 def replications_needed(mean: float, sd: float, bound: float, confidence: float, have: int) -> int | None:
