@@ -165,6 +165,9 @@ def _check_line(doc: YamlDoc, line: Line) -> None:
         close = difflib.get_close_matches(line.kpi_station, list(line.stations), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; stations: {', '.join(line.stations)}"
         raise doc.error(("kpi_station",), f"unknown station '{line.kpi_station}'{hint}")
+    if line.stations[line.kpi_station].kind in ("source", "sink"):
+        raise doc.error(("kpi_station",), f"'{line.kpi_station}' is a {line.stations[line.kpi_station].kind}; "
+                        "the KPI station must be a working station (the line's constraint)")
     fillers = [n for n, s in line.stations.items() if s.kind == "filler"]
     if len(fillers) > 1:
         raise doc.error(("stations", fillers[1]), "only one filler per line is modelled")

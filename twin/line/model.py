@@ -167,7 +167,8 @@ class LineModel:
         self.event("warmup_end")
 
     def _sampler(self):
-        fine = min(self.sample_ms, 1000.0)  # tank and buffers at 1 s in the first hour, for plots
+        # tank and buffers at 1 s in the first hour for plots (detailed runs only: it is 1.6 MB)
+        fine = min(self.sample_ms, 1000.0) if self.gantt_until > 0 else self.sample_ms
         while True:
             self.samples.append(self._sample())
             yield self.env.timeout(fine if self.env.now < GANTT_MS else self.sample_ms)
@@ -216,6 +217,8 @@ class LineModel:
         return out
 
     def finish(self) -> dict[str, Any]:
+        if not self.samples or self.samples[-1]["t_ms"] < self.env.now:
+            self.samples.append(self._sample())  # the end of the run belongs to the series
         for st in self.stations.values():
             st.log.finish()
         if self.tank is not None:

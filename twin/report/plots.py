@@ -26,6 +26,7 @@ STATE_COLOURS = {
     "STOPPED": "#8c8c8c",   # grey
 }
 WARMUP_COLOUR = "0.88"
+FILL_WINDOW = 30          # samples (seconds in the first hour) for the fill valve's share open
 
 
 # ----------------------------------------------------------------- helpers
@@ -49,6 +50,25 @@ def _save(fig, path: Path) -> Path:
 def _shade_warmup(ax, warmup_ms: float, label: bool = True) -> None:
     if warmup_ms > 0:
         ax.axvspan(0, warmup_ms / MS_PER_H, color=WARMUP_COLOUR, zorder=0, label="warm-up" if label else None)
+
+
+def _end_h(journal: dict[str, Any]) -> float:
+    return max(journal["run"]["duration_ms"], _rep0(journal).get("end_ms", 0.0)) / MS_PER_H
+
+
+def _resolution(journal: dict[str, Any]) -> str:
+    step = max(journal["run"]["sample_ms"], RATE_STEP_MS) / 60_000
+    return "per minute" if step == 1 else f"per minute in the first hour, then per {step:g} min"
+
+
+def _first_hour(end_ms: float) -> str:
+    return "first hour" if end_ms >= FIRST_HOUR_MS - 1000.0 else "whole run"
+
+
+def _every(ms: float) -> str:
+    if ms == 60_000:
+        return "every minute"
+    return f"every {ms / 60_000:g} min" if ms >= 60_000 else f"every {ms / 1000:g} s"
 
 
 def _rep0(journal: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +114,17 @@ def rate_series(samples: list[dict[str, Any]], pru_ms: float) -> dict[str, list[
     return out
 
 
+def _sliding_share(flags: list[bool], window: int) -> list[float]:
+    """Trailing share of True over the last `window` entries."""
+    out, acc = [], 0
+    for i, f in enumerate(flags):
+        acc += f
+        if i >= window:
+            acc -= flags[i - window]
+        out.append(acc / min(i + 1, window))
+    return out
+
+
 # ------------------------------------------------------------------- plots
 def throughput_oee(journal: dict[str, Any], target: Path) -> Path | None:
     """Throughput and OEE over time (replication 0), warm-up shaded."""
@@ -106,34 +137,32 @@ def throughput_oee(journal: dict[str, Any], target: Path) -> Path | None:
     warmup = journal["run"]["warmup_ms"]
     fig, (ax1, ax2) = _figure(10, 6.5, rows=2)
     _shade_warmup(ax1, warmup)
-    ax1.plot(s["t_h"], s["throughput_per_h"], color="#1f77b4", lw=1.1, label="produced (PQ, line end)")
-    ax1.plot(s["t_h"], s["good_per_h"], color="#2ca02c", lw=0.8, alpha=0.8, label="good (GQ)")
-    ax1.axhline(line["ideal_rate"] * 60, color="k", ls=":", lw=1,
-                label=f"ideal rate {line['ideal_rate'] * 60:,.0f}/h")
+    ax1.plot(s["t_h"], s["throughput_per_h"], color="#1f77b4", lw=1, label="PQ at line end")
+    ax1.axhline(line["ideal_rate"] * 60, color="k", ls=":", lw=1.2,
+                label=f"ideal rate\n{line['ideal_rate'] * 60:,.0f}/h")
     mean_tp = rep["kpis"].get("throughput_per_h")
     if mean_tp is not None:
-        ax1.axhline(mean_tp, color="#1f77b4", ls="--", lw=1, label=f"measured mean {mean_tp:,.0f}/h")
+        ax1.axhline(mean_tp, color="#ff7f0e", ls="--", lw=1.5, label=f"measured mean\n{mean_tp:,.0f}/h")
     ax1.set_ylabel("bottles per hour")
-    ax1.set_title(f"Throughput at the line end (replication 0; per minute in the first hour, "
-                  f"then per {journal['run']['sample_ms'] / 60_000:g} min)")
+    ax1.set_title(f"Throughput at the line end, replication 0 ({_resolution(journal)})")
     ax1.set_ylim(bottom=0)
-    ax1.legend(loc="lower left", fontsize=8, ncols=3, framealpha=0.9)
+    ax1.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax1.grid(alpha=0.3)
 
-    _shade_warmup(ax2, warmup)
-    ax2.plot(s["t_h"], [100 * v for v in s["availability"]], color="#9467bd", lw=0.8, alpha=0.8,
-             label="availability (APT/PBT)")
-    ax2.plot(s["t_h"], [100 * v for v in s["oee"]], color="#d62728", lw=1.1, label="OEE")
+    _shade_warmup(ax2, warmup, label=False)
+    ax2.fill_between(s["t_h"], [100 * v for v in s["availability"]], color="#9467bd", alpha=0.25, lw=0,
+                     label="availability\n(APT/PBT)")
+    ax2.plot(s["t_h"], [100 * v for v in s["oee"]], color="#d62728", lw=1, label="OEE")
     mean_oee = rep["kpis"].get("oee")
     if mean_oee is not None:
-        ax2.axhline(100 * mean_oee, color="#d62728", ls="--", lw=1, label=f"measured OEE {100 * mean_oee:.1f} %")
+        ax2.axhline(100 * mean_oee, color="#ff7f0e", ls="--", lw=1.5, label=f"measured OEE\n{100 * mean_oee:.1f} %")
     ax2.set_ylabel("%")
-    ax2.set_ylim(0, 115)
+    ax2.set_ylim(0, 110)
     ax2.set_xlabel("simulated time (h)")
-    ax2.set_title(f"OEE and availability at the {line['kpi_station']} over time (same intervals)")
-    ax2.legend(loc="lower left", fontsize=8, ncols=4, framealpha=0.9)
+    ax2.set_title(f"OEE and availability at the {line['kpi_station']} (constraint), same intervals")
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax2.grid(alpha=0.3)
-    ax2.set_xlim(0, max(journal["run"]["duration_ms"], rep.get("end_ms", 0)) / MS_PER_H)
+    ax2.set_xlim(0, _end_h(journal))
     return _save(fig, target / "throughput_oee.png")
 
 
@@ -145,7 +174,7 @@ def gantt(journal: dict[str, Any], target: Path) -> Path | None:
     stations = [n for n in journal["line"]["flow"] if n in runs] + [n for n in runs if n not in journal["line"]["flow"]]
     if not stations:
         return None
-    fig, ax = _figure(10, 1.2 + 0.55 * len(stations))
+    fig, ax = _figure(10, 1.5 + 0.55 * len(stations))
     end_ms = 0.0
     for row, name in enumerate(stations):
         y = len(stations) - 1 - row   # first station on top
@@ -163,10 +192,9 @@ def gantt(journal: dict[str, Any], target: Path) -> Path | None:
     ax.set_ylim(-0.6, len(stations) - 0.4 + 0.35)
     ax.set_xlim(0, end_ms / MS_PER_H)
     ax.set_xlabel("simulated time (h)")
-    ax.set_title("Station states, first hour (replication 0, 1-s bins)")
+    ax.set_title(f"Station states, {_first_hour(end_ms)} (replication 0, 1-s bins)")
     handles = [Patch(color=c, label=s) for s, c in STATE_COLOURS.items()]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22 - 0.6 / len(stations)),
-              ncols=len(handles), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, target / "gantt.png")
 
@@ -183,20 +211,26 @@ def tank(journal: dict[str, Any], target: Path) -> Path | None:
     ax1.axhline(100, color="#d62728", ls="--", lw=1, label="full (overflow above)")
     ax1.set_ylim(0, 110)
     ax1.set_ylabel("tank level (%)")
-    ax1.set_title("Product tank, first hour (replication 0, sampled every second)")
+    ax1.set_title(f"Product tank, {_first_hour(samples[-1]['t_ms'])} (replication 0, sampled every second)")
     ax1.legend(loc="lower left", fontsize=8, ncols=3, framealpha=0.9)
     ax1.grid(alpha=0.3)
 
-    lanes = [("pump", "inlet pump", "#1f77b4"), ("valve", "inlet valve", "#17becf"), ("fill", "fill valve", "#ff7f0e")]
+    lanes = [("pump", "inlet pump", "#1f77b4"), ("valve", "inlet valve", "#17becf")]
     for i, (key, _label, colour) in enumerate(lanes):
-        base = len(lanes) - 1 - i
+        base = 2 - i
         ys = [base + (0.75 if s["tank"][key] else 0.0) for s in samples]
         ax2.step(t, ys, where="post", color=colour, lw=1)
         ax2.fill_between(t, base, ys, step="post", color=colour, alpha=0.35, lw=0)
-    ax2.set_yticks([len(lanes) - 1 - i + 0.375 for i in range(len(lanes))], [lbl for _k, lbl, _c in lanes])
-    ax2.set_ylim(-0.2, len(lanes) - 0.1)
+    # the fill valve opens once per bottle (about 3 times a second): 1-s samples alias, so show the
+    # share of samples with the valve open over a sliding window instead of the raw state
+    share = _sliding_share([bool(s["tank"]["fill"]) for s in samples], FILL_WINDOW)
+    ax2.step(t, [0.75 * v for v in share], where="post", color="#ff7f0e", lw=1)
+    ax2.fill_between(t, 0, [0.75 * v for v in share], step="post", color="#ff7f0e", alpha=0.35, lw=0)
+    labels = ["fill valve\n(share open)", "inlet valve", "inlet pump"]
+    ax2.set_yticks([0.375, 1.375, 2.375], labels)
+    ax2.set_ylim(-0.2, 2.9)
     ax2.set_xlabel("simulated time (h)")
-    ax2.set_title("Actuators (raised = on; the fill valve opens once per bottle, so 1-s samples look dense)",
+    ax2.set_title(f"Actuators (raised = on; fill valve: share of 1-s samples open over {FILL_WINDOW} s)",
                   fontsize=9)
     ax2.set_xlim(0, t[-1])
     ax2.grid(axis="x", alpha=0.3)
@@ -212,20 +246,28 @@ def buffers(journal: dict[str, Any], target: Path) -> Path | None:
     names = [n for n in journal["line"]["flow"] if n in samples[0]["buffers"]]
     names += [n for n in samples[0]["buffers"] if n not in names]
     t = [s["t_ms"] / MS_PER_H for s in samples]
-    fig, ax = _figure(10, 4.5)
-    _shade_warmup(ax, journal["run"]["warmup_ms"])
-    for name in names:
-        cap = caps.get(name)
-        label = f"{name} (capacity {cap})" if cap is not None else name
-        ax.step(t, [s["buffers"][name] for s in samples], where="post", lw=0.9, label=label)
-    ax.set_xlabel("simulated time (h)")
-    ax.set_ylabel("bottles in buffer")
-    ax.set_ylim(bottom=0)
-    ax.set_xlim(0, t[-1])
-    ax.set_title(f"Buffer levels (replication 0; every second in the first hour, then every "
-                 f"{journal['run']['sample_ms'] / 60_000:g} min)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.grid(alpha=0.3)
+    # small buffers would be flat lines at the bottom next to long conveyors: give them their own panel
+    top = max((c or 0) for c in caps.values()) if caps else 0
+    small = [n for n in names if caps.get(n) is not None and caps[n] <= top / 4]
+    groups = [[n for n in names if n not in small], small] if small and len(small) < len(names) else [names]
+    fig, axes = _figure(10, 4.5 if len(groups) == 1 else 6, rows=len(groups),
+                        **({"height_ratios": [2, 1]} if len(groups) == 2 else {}))
+    axes = list(axes) if len(groups) == 2 else [axes]
+    for i, (ax, group) in enumerate(zip(axes, groups)):
+        _shade_warmup(ax, journal["run"]["warmup_ms"], label=(i == 0))
+        for name in group:
+            cap = caps.get(name)
+            label = f"{name} (capacity {cap})" if cap is not None else name
+            ax.step(t, [s["buffers"][name] for s in samples], where="post", lw=0.9, label=label,
+                    color=f"C{names.index(name) % 10}")
+        ax.set_ylabel("bottles in buffer")
+        ax.set_ylim(0, max([caps.get(n) or 0 for n in group] + [1]) * 1.08)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("simulated time (h)")
+    axes[-1].set_xlim(0, _end_h(journal))
+    axes[0].set_title(f"Buffer levels, replication 0 (sampled every second in the first hour, then "
+                      f"{_every(journal['run']['sample_ms'])})")
     return _save(fig, target / "buffers.png")
 
 
@@ -244,13 +286,14 @@ def replications_oee(journal: dict[str, Any], target: Path) -> Path | None:
                    label=f"{conf:g} % confidence interval {100 * s['ci'][0]:.1f}–{100 * s['ci'][1]:.1f} %")
     ax.axhline(100 * s["mean"], color="#1f77b4", lw=1.5, label=f"mean {100 * s['mean']:.1f} %")
     ax.plot(xs, ys, "o", color="#d62728", ms=7, label="replication")
-    ax.set_xticks(xs) if len(xs) <= 30 else None
+    if len(xs) <= 30:
+        ax.set_xticks(xs)
     ax.set_xlabel("replication")
     ax.set_ylabel("OEE (%)")
     lo = min(ys + [100 * s["ci"][0] if s.get("ci") else 100])
     hi = max(ys + [100 * s["ci"][1] if s.get("ci") else 0])
     pad = max(2.0, 0.15 * (hi - lo))
-    ax.set_ylim(max(0, lo - pad), min(110, hi + pad))
+    ax.set_ylim(max(0, lo - pad), hi + pad)
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
     ax.set_title(f"OEE per replication ({len(reps)} replications, measured after warm-up)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
