@@ -33,6 +33,7 @@ class PouCodegen:
         self._loop_depth = 0
         self.is_function = pou.kind == "FUNCTION"
         self.reads_timer_et = False
+        self.written: set[str] = set()  # variables this POU assigns (roots)
 
     # ------------------------------------------------------------ utilities
     def fail(self, node: Any, msg: str) -> StError:
@@ -340,6 +341,8 @@ class PouCodegen:
             return Expr(self._ret_code(), self.pou.return_type, assignable=True)
         if not isinstance(node, (tf.SimpleVariable, tf.MultiElementVariable)):
             raise self.fail(node, "left side of := must be a variable")
+        root = node.name if isinstance(node, tf.SimpleVariable) else node.name.name
+        self.written.add(str(root).lower())
         return self.variable(node, for_write=True)
 
     def call_statement(self, s: tf.FunctionCallStatement, d: int) -> None:

@@ -413,6 +413,11 @@ class _Compiler:
             self.errors.extend(gen.errors)
             self.reads_timer_et = getattr(self, "reads_timer_et", False) or gen.reads_timer_et
             bodies.append((pou, init_lines, gen.lines))
+            if pou.kind == "PROGRAM":
+                # physical inputs the program never assigns: a scan that changed only these
+                # computed its result from them already, so the next scan repeats it exactly
+                self.latched_only = {v.key for v in pou.vars.values()
+                                     if v.location is not None and v.location.is_input and v.key not in gen.written}
         for pou, init_lines, lines in bodies:
             if pou.kind == "FUNCTION":
                 out.append(self.function_source(pou, init_lines, lines))
@@ -420,11 +425,15 @@ class _Compiler:
                 out.append(self.class_source(pou, init_lines, lines))
         return "\n\n".join(out) + "\n"
 
+    def _program_vars(self) -> list[Var]:
+        return [v for p in self.pous.values() if p.kind == "PROGRAM" for v in p.vars.values()]
+
     def key_source(self, inits: list[tuple[Var, str]]) -> list[str]:
         """_key(): the state that can influence later scans, as one comparable tuple."""
         parts = []
+        skip = getattr(self, "latched_only", set()) if inits and inits[0][0] in self._program_vars() else set()
         for v, _ in inits:
-            if v.constant:
+            if v.constant or v.key in skip:
                 continue
             if isinstance(v.type, FbT):
                 no_et = v.type.name in STANDARD_FBS and not self.reads_timer_et

@@ -31,8 +31,9 @@ def shadows(network) -> dict[tuple[str, int], list[CompiledRule]]:
         return cached
     out: dict[tuple[str, int], list[CompiledRule]] = {}
     for cname, cp in network.policy.conduits.items():
-        for j, b in enumerate(cp.rules):
-            for a in cp.rules[:j]:
+        live = [r for r in cp.rules if r.src and r.dst]  # a rule naming no host is reported as never-matches
+        for j, b in enumerate(live):
+            for a in live[:j]:
                 if covers(a, b):
                     out.setdefault((cname, a.index), []).append(b)
                     break

@@ -116,8 +116,9 @@ def covers(a: CompiledRule, b: CompiledRule) -> bool:
         return False
     if a.tables is not None:
         # b must only match requests that touch addresses, and each of its address sets must fit a's
-        if not b.ops <= MODBUS_OPS or any(fc not in FUNCTION_CODES or FUNCTION_CODES[fc][1] is None
-                                          for lo, hi in b.eff_fcs() for fc in range(lo, hi)):
+        if b.tables is None and (not b.ops <= MODBUS_OPS or any(
+                fc not in FUNCTION_CODES or FUNCTION_CODES[fc][1] is None for lo, hi in b.eff_fcs()
+                for fc in range(lo, hi))):
             return False
         for table in (b.tables if b.tables is not None else b.touched_tables()):
             inner = b.tables[table] if b.tables is not None else FULL
