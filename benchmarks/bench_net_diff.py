@@ -8,9 +8,12 @@ and denies). The proposed rule set edits the reference one in two ways:
   deleted rule);
 - everywhere: every conduit gets one edit.
 
-Prints, for each size: load time, diff time for both changes, flows changed; then the growth ratio of
-the diff time per doubling against the growth of hosts x rules (goal: near-linear in hosts x rules, i.e.
-a ratio near 4 or below, and under 2 s for 50 zones / 500 hosts / 2000 rules).
+Prints the diff time on the reference (bottling) network for scale; then, for each size: load time
+(YAML parsing dominates it), diff time for both changes, flows changed, and the time of `net check`'s
+reachability matrix; then the growth ratio of the diff
+time per doubling against the growth of hosts x rules (goal: near-linear in hosts x rules, i.e. a ratio
+near 4 or below, and under 2 s for 50 zones / 500 hosts / 2000 rules). The diff's output grows with the
+plant too, so the time per reported change is printed as well.
 
     .venv/bin/python benchmarks/bench_net_diff.py [--sizes 25,50,100] [--seed 7]
 """
@@ -29,7 +32,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from twin.net import diff, load_network  # noqa: E402
+from twin.net import check_flows, diff, load_network, reachability  # noqa: E402
 
 HOSTS_PER_ZONE = 10
 RULES_PER_ZONE = 40
@@ -168,6 +171,13 @@ def main() -> None:
     ap.add_argument("--sizes", default="25,50,100", help="zone counts, each double the last")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
+    bottling = Path(__file__).resolve().parent.parent / "scenarios/bottling"
+    ref_a = load_network(bottling / "network.yaml")
+    ref_b = load_network(bottling / "network.yaml", bottling / "rules/proposed-good.yaml")
+    t_ref, ch_ref = timed(lambda: diff(ref_a, ref_b), 5)
+    print(f"reference network (bottling, {len(ref_a.topology.hosts)} hosts, "
+          f"{sum(len(c.rules) for c in ref_a.policy.conduits.values())} rules), baseline -> proposed-good: "
+          f"diff {t_ref * 1000:.1f} ms ({len(ch_ref)} changes)")
     rows = []
     for n_zones in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as d:
@@ -178,10 +188,13 @@ def main() -> None:
             everywhere = load_network(tmp / "network.yaml", tmp / "everywhere.yaml")
             t_typ, ch_typ = timed(lambda: diff(ref, typical))
             t_all, ch_all = timed(lambda: diff(ref, everywhere))
+            t_reach, _ = timed(lambda: (reachability(ref), check_flows(ref)), 1)
         rows.append((n_zones, n_hosts, n_rules, t_load, t_typ, len(ch_typ), t_all, len(ch_all)))
         print(f"zones {n_zones:4d}  hosts {n_hosts:5d}  rules {n_rules:5d}  load {t_load:6.2f} s  "
               f"diff typical {t_typ:6.3f} s ({len(ch_typ)} changes)  "
-              f"diff everywhere {t_all:6.3f} s ({len(ch_all)} changes)", flush=True)
+              f"diff everywhere {t_all:6.3f} s ({len(ch_all)} changes; "
+              f"{t_all / max(len(ch_all), 1) * 1e3:.2f} ms per change)  check (matrix) {t_reach:5.2f} s",
+              flush=True)
     for prev, cur in zip(rows, rows[1:]):
         work = (cur[1] * cur[2]) / (prev[1] * prev[2])
         print(f"{prev[0]} -> {cur[0]} zones: hosts x rules x{work:.1f}; diff time typical x{cur[4] / prev[4]:.2f}, "

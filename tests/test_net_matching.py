@@ -9,7 +9,7 @@ import yaml
 
 from plcsim.requests import ModbusRequest, OpcCall, OpcRead, OpcWrite
 from twin.net import (OpcBrowse, OpcSubscribe, ProgramDownload, Service, TcpConnect, classify, evaluate, flow_of,
-                      load_network)
+                      load_network, reachability)
 
 NET = """\
 zones:
@@ -229,6 +229,9 @@ def test_same_zone_and_no_route(tmp_path):
     assert d.allowed and d.conduit is None and "same zone" in d.reason
     d = evaluate(net.policy, flow_of("h1", "lone", mb(3)))
     assert not d.allowed and "no conduit path" in d.reason
+    matrix = reachability(net)
+    assert matrix.cell("h1", "lone", "modbus.read").status == "no-route"
+    assert matrix.cell("h1", "h2", "modbus.write").status == "same-zone"
     with pytest.raises(ValueError, match="unknown host"):
         evaluate(net.policy, flow_of("h1", "ghost", mb(3)))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .atoms import Atom, ServiceClass, atoms, class_of, contains
+from .bitsets import allowed, bits, classes
 from .flows import FlowResult, check_flows, ops_of
 from .loader import DeclaredFlow, Network
 from .ops import ANALYSED_OPS, Flow
@@ -169,47 +170,14 @@ def _detect(topo: Topology, a: Network, b: Network, conduit: str, extra: tuple[S
                 continue
             seen.add(sig)
             for zone, members in zone_classes:
-                for cls in _classes(members, [r.src for r in rel_a + rel_b]):
+                for cls in classes(members, [r.src for r in rel_a + rel_b]):
                     rep = cls & -cls
                     dsts = cross[zone]
-                    x = _allowed(rel_a, rep, dsts, pa.default_allow) ^ _allowed(rel_b, rep, dsts, pb.default_allow)
+                    x = allowed(rel_a, rep, dsts, pa.default_allow) ^ allowed(rel_b, rep, dsts, pb.default_allow)
                     if x:
-                        for si in _bits(cls):
-                            for di in _bits(x):
+                        for si in bits(cls):
+                            for di in bits(x):
                                 candidates.setdefault((si, di), set()).add(op)
-
-
-def _classes(members: int, masks: list[int]) -> list[int]:
-    """Split a host set into classes no mask tells apart (partition refinement on bitmasks)."""
-    classes = [members]
-    for m in set(masks):
-        nxt = []
-        for c in classes:
-            inside, outside = c & m, c & ~m
-            nxt.extend(x for x in (inside, outside) if x)
-        classes = nxt
-    return classes
-
-
-def _allowed(rules: tuple, src_bit: int, dsts: int, default_allow: bool) -> int:
-    """Destinations (bitmask) this source reaches at one conduit: first match wins, per destination."""
-    undecided, allowed = dsts, 0
-    for r in rules:
-        if r.src & src_bit:
-            hit = undecided & r.dst
-            if r.allow:
-                allowed |= hit
-            undecided &= ~r.dst
-            if not undecided:
-                return allowed
-    return allowed | (undecided if default_allow else 0)
-
-
-def _bits(mask: int):
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
 
 
 def _hops_key(d: Decision) -> tuple:

@@ -17,7 +17,7 @@ from ..model.yaml_source import YamlDoc, load_yaml
 from .policy import ConduitPolicy, Policy
 from .rules import compile_rule
 from .schema import FlowSpec, NetworkFile, RulesFile
-from .topology import Topology, build
+from .topology import Topology, build, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,15 @@ def load_network(path: str | Path, rules_override: str | Path | None = None,
         if rdisplay not in files:
             rdoc = load_yaml(Path(rdisplay), rdisplay)
             files[rdisplay] = (rdoc, validate(rdoc, RulesFile))
-        rdoc, rfile = files[rdisplay]
         users.setdefault(rdisplay, []).append(cname)
+    # a section naming no conduit first: it is usually the misspelling of the one that looks missing
+    for rdisplay, (rdoc, rfile) in files.items():
+        for sname in rfile.conduits:
+            if sname not in spec.conduits:
+                raise _stray_section(rdoc, sname, spec, display)
+    for cname, c in spec.conduits.items():
+        rdisplay = str(base_dir / c.rules)
+        rdoc, rfile = files[rdisplay]
         if cname not in rfile.conduits:
             have = ", ".join(rfile.conduits) or "none"
             raise doc.error(("conduits", cname, "rules"), f"{rdisplay} has no section for conduit {cname} "
@@ -114,7 +121,7 @@ def load_network(path: str | Path, rules_override: str | Path | None = None,
         sections[cname] = (rdisplay, rdoc, rfile.conduits[cname])
     for rdisplay, (rdoc, rfile) in files.items():
         for sname in rfile.conduits:
-            if sname not in users[rdisplay]:
+            if sname not in users[rdisplay]:  # a section that would be silently ignored
                 raise _stray_section(rdoc, sname, spec, display)
     intent: list[DeclaredFlow] = []
     override = None
@@ -150,9 +157,8 @@ def _stray_section(rdoc: YamlDoc, sname: str, spec: NetworkFile, network_file: s
     if sname in spec.conduits:
         return rdoc.error(("conduits", sname), f"conduit {sname} takes its rules from "
                                                f"{spec.conduits[sname].rules} (see {network_file})")
-    from .topology import _hint
-
-    return rdoc.error(("conduits", sname), f"no conduit {sname!r} in {network_file}{_hint(sname, spec.conduits)}")
+    return rdoc.error(("conduits", sname), f"no conduit {sname!r} in {network_file}"
+                                           f"{did_you_mean(sname, spec.conduits)}")
 
 
 _EXPECT = {"required": "allowed", "forbidden": "denied"}

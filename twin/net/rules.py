@@ -23,7 +23,6 @@ from .schema import Rule
 from .topology import Topology
 
 FULL = ((0, ADDRESS_SPACE),)
-ALL_FCS = ((1, 128),)
 _KNOWN_FCS = iv.merge((fc, fc + 1) for fc in FUNCTION_CODES)
 FCS_OF_OP = {op: iv.merge((fc, fc + 1) for fc, (o, _t) in FUNCTION_CODES.items() if o == op)
              for op in ("modbus.read", "modbus.write", "modbus.diag")}

@@ -153,11 +153,11 @@ class Topology:
                 error(f"no host has role {name!r}" + _roles_hint(name, {h.role for h in self.hosts})))
         if kind == "host":
             if name not in self.by_name:
-                raise error(f"unknown host {name!r}{_hint(name, self.by_name)}")
+                raise error(f"unknown host {name!r}{did_you_mean(name, self.by_name)}")
             return self.by_name[name].bit
         if kind == "zone":
             if name not in self.zones:
-                raise error(f"unknown zone {name!r}{_hint(name, self.zones)}")
+                raise error(f"unknown zone {name!r}{did_you_mean(name, self.zones)}")
             return self.zones[name].mask
         if kind:
             raise error(f"unknown qualifier {kind!r}; write host:NAME, zone:NAME or role:ROLE")
@@ -174,20 +174,20 @@ class Topology:
             return self.by_name[s].bit
         if is_zone:
             return self.zones[s].mask
-        raise error(f"unknown host or zone {s!r}{_hint(s, list(self.by_name) + list(self.zones))}")
+        raise error(f"unknown host or zone {s!r}{did_you_mean(s, list(self.by_name) + list(self.zones))}")
 
 
 def _raise(exc: Exception):
     raise exc
 
 
-def _hint(name: str, known) -> str:
+def did_you_mean(name: str, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _roles_hint(name: str, present: set[str]) -> str:
-    return _hint(name, present) or (f"; roles present: {', '.join(sorted(present))}" if present else "")
+    return did_you_mean(name, present) or (f"; roles present: {', '.join(sorted(present))}" if present else "")
 
 
 def build(spec: NetworkFile, doc: YamlDoc) -> Topology:
@@ -208,7 +208,8 @@ def build(spec: NetworkFile, doc: YamlDoc) -> Topology:
     seen: dict[ipaddress.IPv4Address, str] = {}
     for i, (hname, h) in enumerate(spec.hosts.items()):
         if h.zone not in spec.zones:
-            raise doc.error(("hosts", hname, "zone"), f"unknown zone {h.zone!r}{_hint(h.zone, spec.zones)}")
+            raise doc.error(("hosts", hname, "zone"), f"unknown zone {h.zone!r}"
+                                                      f"{did_you_mean(h.zone, spec.zones)}")
         addr = ipaddress.IPv4Address(h.address)
         if addr not in nets[h.zone]:
             raise doc.error(("hosts", hname, "address"), f"{addr} is outside zone {h.zone}'s subnet {nets[h.zone]}")
@@ -222,12 +223,12 @@ def build(spec: NetworkFile, doc: YamlDoc) -> Topology:
     for i, (cname, c) in enumerate(spec.conduits.items()):
         for j, z in enumerate(c.zones):
             if z not in spec.zones:
-                raise doc.error(("conduits", cname, "zones", j), f"unknown zone {z!r}{_hint(z, spec.zones)}")
+                raise doc.error(("conduits", cname, "zones", j), f"unknown zone {z!r}{did_you_mean(z, spec.zones)}")
         if c.zones[0] == c.zones[1]:
             raise doc.error(("conduits", cname, "zones"), "a conduit joins two different zones")
         if c.firewall not in spec.firewalls:
             raise doc.error(("conduits", cname, "firewall"),
-                            f"unknown firewall {c.firewall!r}{_hint(c.firewall, spec.firewalls)}"
+                            f"unknown firewall {c.firewall!r}{did_you_mean(c.firewall, spec.firewalls)}"
                             + ("" if spec.firewalls else "; declare it under firewalls:"))
         conduits[cname] = ConduitInfo(cname, i, (c.zones[0], c.zones[1]), c.firewall, c.rules)
     return Topology(zones, hosts, conduits)
