@@ -27,8 +27,8 @@ from twin.validate.verdict import EXIT_CODES
 CHANGES = Path(__file__).resolve().parents[1] / "scenarios" / "bottling" / "changes"
 MS_PER_H = 3_600_000.0
 SECTIONS = ["# Validation report:", "> ## Verdict:", "## What was validated", "## Checks",
-            "## Baseline against candidate over time", "## KPI evidence", "## Rollback", "### Verification, replication",
-            "## Safety", "## Timeline of replication 0", "## Files (sha256)"]
+            "## Baseline against candidate over time", "## KPI evidence", "## Rollback",
+            "### Verification, replication", "## Safety", "## Timeline of replication 0", "## Files (sha256)"]
 
 
 def _validate(name: str, hours: float, replications: int, out: Path):

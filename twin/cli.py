@@ -173,5 +173,13 @@ def _with_progress(fn, loaded, n: int, quiet: bool):
         return fn(lambda _r: bar.advance(task), None)
 
 
+def _register_subgroups() -> None:
+    from .net.cli import register
+
+    register(main)
+
+
+_register_subgroups()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

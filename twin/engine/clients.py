@@ -39,14 +39,14 @@ class Gateway:
         plc = self.twin.plcs[dst]
         if self.policy is None:
             return plc.handle(request)
-        from ..net import evaluate, flow_of
-
-        flow = flow_of(src, dst, request)
         key = (src, dst, _key_of(request))
-        decision = self._cache.get(key)
-        if decision is None:
-            decision = self._cache[key] = evaluate(self.policy, flow)
-        op = flow.op
+        hit = self._cache.get(key)
+        if hit is None:  # classification and policy are pure: decide once per distinct request
+            from ..net import evaluate, flow_of
+
+            flow = flow_of(src, dst, request)
+            hit = self._cache[key] = (evaluate(self.policy, flow), flow.op)
+        decision, op = hit
         if not decision.allowed:
             self.counts[(src, dst, op, "denied")] += 1
             if len(self.log) < LOG_LIMIT:

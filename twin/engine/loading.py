@@ -36,6 +36,8 @@ class LoadedScenario:
     plc_configs: dict[str, PlcConfig]
     files: dict[str, str] = field(default_factory=dict)  # path relative to the scenario -> sha256
     change_program: CompiledProgram | None = None  # the candidate program of a plc_program change
+    network: Any = None            # twin.net.Network when the scenario models its network
+    change_network: Any = None     # the network with a `rules` change applied
 
     def __getstate__(self) -> dict:
         # compiled programs hold generated classes; ship their sources and recompile (cached)
@@ -43,6 +45,11 @@ class LoadedScenario:
         state["programs"] = {n: (p.source, p.filename) for n, p in self.programs.items()}
         cp = self.change_program
         state["change_program"] = None if cp is None else (cp.source, cp.filename)
+        # networks hold compiled matchers: ship how to load them instead
+        n, cn = self.network, self.change_network
+        state["network"] = None if n is None else (n.file,)
+        ch = self.scenario.change
+        state["change_network"] = None if cn is None else (n.file, cn.override, ch.rules.conduit)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -52,6 +59,14 @@ class LoadedScenario:
         state["programs"] = {n: compile_source(src, fn) for n, (src, fn) in state["programs"].items()}
         if state.get("change_program") is not None:
             state["change_program"] = compile_source(*state["change_program"])
+        if state.get("network") is not None or state.get("change_network") is not None:
+            from ..net import load_network
+
+            if state.get("network") is not None:
+                state["network"] = load_network(state["network"][0])
+            if state.get("change_network") is not None:
+                f, override, conduit = state["change_network"]
+                state["change_network"] = load_network(f, rules_override=override, conduits=[conduit])
         self.__dict__.update(state)
 
     @property
@@ -91,16 +106,30 @@ def load_scenario(path: str | Path, *, cwd: Path | None = None) -> LoadedScenari
     plcs_path = _ref(sdoc, ("plcs",), base, scenario.plcs)
     pdoc = _load(plcs_path, cwd, files)
     plcs = validate(pdoc, Plcs)
+    network = None
     if scenario.network is not None:
-        net = _ref(sdoc, ("network",), base, scenario.network)
-        _record(files, net)
+        from ..net import load_network
+
+        net_path = _ref(sdoc, ("network",), base, scenario.network)
+        _record(files, net_path)
+        network = load_network(net_path)
+        for rf in set(network.rules_files.values()):
+            _record(files, Path(rf))
     if scenario.run.warmup >= scenario.run.duration:
         raise sdoc.error(("run", "warmup"), "warm-up must be shorter than the run duration")
     programs, configs = _compile_plcs(pdoc, plcs, plcs_path.parent, cwd, files)
     _check_bindings(ldoc, line, programs)
-    change_program = _check_change(sdoc, scenario, base, cwd, files, line, programs)
+    change_program = _check_change(sdoc, scenario, base, cwd, files, line, programs, network)
+    change_network = None
+    if scenario.change is not None and scenario.change.rules is not None:
+        from ..net import load_network
+
+        rules = _ref(sdoc, ("change", "rules", "file"), base, scenario.change.rules.file)
+        _record(files, rules)
+        change_network = load_network(net_path, rules_override=rules, conduits=[scenario.change.rules.conduit])
     files.pop("__base__", None)
-    return LoadedScenario(path, scenario, line, plcs, programs, configs, files, change_program)
+    return LoadedScenario(path, scenario, line, plcs, programs, configs, files, change_program, network,
+                          change_network)
 
 
 def _load(path: Path, cwd: Path, files: dict[str, str]) -> YamlDoc:
@@ -255,7 +284,7 @@ def _a(word: str) -> str:
 
 
 def _check_change(doc: YamlDoc, scenario: Scenario, base: Path, cwd: Path, files: dict[str, str], line: Line,
-                  programs: dict[str, CompiledProgram]) -> CompiledProgram | None:
+                  programs: dict[str, CompiledProgram], network: Any = None) -> CompiledProgram | None:
     """The change under test and the injections must name things that exist."""
     compiled = None
     ch = scenario.change
@@ -263,9 +292,17 @@ def _check_change(doc: YamlDoc, scenario: Scenario, base: Path, cwd: Path, files
         if ch.at >= scenario.run.duration:
             raise doc.error(("change", "at"), "the change must come before the end of the run")
         if ch.rules is not None:
-            raise doc.error(("change", "rules"), "rules changes need the network model (scenario 'network:'), "
-                            "which this version does not evaluate yet")
-        target = ch.plc_program or ch.setpoint
+            if network is None:
+                raise doc.error(("change", "rules"), "a rules change needs the scenario's network model "
+                                                     "(add 'network: network.yaml')")
+            if ch.rules.conduit not in network.spec.conduits:
+                close = difflib.get_close_matches(ch.rules.conduit, list(network.spec.conduits), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; conduits: {', '.join(network.spec.conduits)}"
+                raise doc.error(("change", "rules", "conduit"), f"unknown conduit '{ch.rules.conduit}'{hint}")
+            target = None
+        else:
+            target = ch.plc_program or ch.setpoint
+    if ch is not None and target is not None:
         field = "plc_program" if ch.plc_program is not None else "setpoint"
         if target.plc not in programs:
             close = difflib.get_close_matches(target.plc, list(programs), n=1)

@@ -20,11 +20,14 @@ from ..line import kpis
 from ..line.model import LineModel
 from ..line.streams import Streams
 from ..model.signals import catalogue
+from . import clients
+from .clients import Gateway
 from .iolink import InProcessIoLink
 from .loading import LoadedScenario
 from .scheduler import PlcDriver, ScanContext
 
 PROGRESS_STEP_MS = 600_000.0  # report progress every 10 simulated minutes
+HMI_HOST = "hmi"  # the operator's HMI host in the network model
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Twin:
     links: dict[str, InProcessIoLink]
     drivers: dict[str, PlcDriver] = field(default_factory=dict)
     started: bool = False
+    gateway: Gateway | None = None
 
 
 def build(loaded: LoadedScenario, replication: int, *, detail: bool = True, skip_idle_scans: bool = True,
@@ -56,8 +60,12 @@ def build(loaded: LoadedScenario, replication: int, *, detail: bool = True, skip
         plcs[name] = plc
         links[name] = InProcessIoLink(plc, line.board, list(loaded.line.bindings), cat)
     twin = Twin(env, line, plcs, links)
+    # every in-process client request passes the firewall model (when the scenario has one)
+    twin.gateway = Gateway(twin, loaded.network)
     line_plc = _driver_of(loaded, "conveyors.run")
     _wire_operator_hmi(twin, line_plc)
+    if loaded.network is not None:
+        clients.start(twin, twin.gateway, loaded.network)
     ctx = ScanContext()
     board = line.board
     guard, estop = board["safety.guard_closed"], board["safety.estop_ok"]
@@ -95,7 +103,9 @@ def _wire_operator_hmi(twin: Twin, line_plc: str | None) -> None:
     _table, address = tag.location.modbus
 
     def hmi_start() -> bool:
-        return plc.handle(rq.ModbusRequest(function_code=5, address=address, values=(0xFF00,))).ok
+        resp = twin.gateway.send(HMI_HOST, line_plc, rq.ModbusRequest(function_code=5, address=address,
+                                                                       values=(0xFF00,)))
+        return resp is not None and resp.ok
 
     twin.line.operator.hmi_start = hmi_start
 
@@ -149,6 +159,7 @@ def summarise(loaded: LoadedScenario, twin: Twin, replication: int, stopped_by: 
         "plcs": {n: {"mode": p.mode, "fault": p.fault, "program": p.program_hash, "version": p.version,
                      "grid_scans": int(twin.env.now // p.cycle_ms) + 1} for n, p in twin.plcs.items()},
         "samples": line.samples,
+        "firewall": {"log": twin.gateway.log, "observed": twin.gateway.observed()},
     }
     if detail:
         out["gantt"] = line.gantt()

@@ -104,7 +104,9 @@ class LineModel:
         return [{"t_ms": round(float(t), 3), "signal": n, "value": v} for t, n, v in self.trace if lo <= t <= t_ms]
 
     def violation(self, invariant: str, t_ms: float, **detail: Any) -> None:
-        v = {"invariant": invariant, "t_ms": round(float(t_ms), 3), **detail, "trace": self.trace_before(t_ms)}
+        v = {"invariant": invariant, "t_ms": round(float(t_ms), 3), **detail, "trace": self.trace_before(t_ms),
+             # every signal's value when it was noticed: the steady ones that explain it are here too
+             "signals": self.board.values()}
         self.violations.append(v)
         self.event("violation", invariant=invariant, **detail)
         if self.stop_on_violation and not self.stop_event.triggered:

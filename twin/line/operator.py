@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import LineModel
 
 PULSE_MS = 500.0  # how long a pushbutton is held
+RETRY_MS = 60_000.0  # how soon an operator tries a refused HMI start again
 
 
 class Operator:
@@ -58,9 +59,16 @@ class Operator:
 
     def press_start(self):
         if self.spec.restart_via == "hmi" and self.hmi_start is not None:
-            ok = self.hmi_start()
-            self.line.event("operator_start", via="hmi", accepted=ok)
-            return
+            # an operator whose start is refused (the HMI shows a comms error) tries again a
+            # minute later, for as long as the guard stays shut
+            while True:
+                ok = self.hmi_start()
+                self.line.event("operator_start", via="hmi", accepted=ok)
+                if ok:
+                    return
+                yield self.env.timeout(RETRY_MS)
+                if self._guard_holders:
+                    return
         self.line.event("operator_start", via="pushbutton")
         self.start_pb.set(True)
         yield self.env.timeout(PULSE_MS)

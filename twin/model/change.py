@@ -126,6 +126,7 @@ class Injection(_Strict):
     for_: Duration | None = Field(None, alias="for")
     value: float | None = None
     technique: str | None = Field(None, pattern=r"^T0\d{3}$", description="MITRE ATT&CK for ICS technique id")
+    from_: str | None = Field(None, alias="from", description="attacking host in the network model")
     to: str | None = Field(None, description="target PLC (attacks)")
     set: dict[str, float | int | bool] | None = Field(None, description="tags the attack writes")
 

@@ -2,8 +2,8 @@
 
 Reads only the validation journal (`kind: "validation"`). Each function
 writes one PNG into the target directory and returns its path, or None when
-the journal holds no data for that plot. matplotlib is imported lazily (by
-`plots._figure`), never at module level.
+the journal holds no data for that plot. matplotlib is imported inside the
+functions (Agg backend), never at module level, so importing twin stays fast.
 
 - `kpi_timelines`   baseline against candidate: throughput and OEE over time (replication 0)
 - `paired_differences`  one panel per KPI check: the paired differences per replication,
@@ -35,7 +35,7 @@ RECOVER_C = "#bcbd22"      # olive
 ATTACK_C = "#ff7f0e"       # orange
 STATUS_COLOURS = {"PASS": "#2ca02c", "FAIL": "#d62728", "INCONCLUSIVE": "#ff7f0e"}
 
-# signals worth showing for each invariant's counterexample: (signal, sample key) - analog first
+# the signals that explain each invariant's counterexample (shown first, marked in the report)
 INVARIANT_SIGNALS: dict[str, list[str]] = {
     "tank_no_overflow": ["tank.level", "tank.inlet_pump", "tank.inlet_valve", "filler.fill_valve"],
     "no_motion_with_guard_open": ["conveyors.run", "conveyors.running", "safety.guard_closed", "safety.estop_ok",
@@ -80,7 +80,7 @@ def injections(journal: dict[str, Any]) -> list[tuple[float, str]]:
         what = inj.get("technique") or inj.get("fault") or "injection"
         if inj.get("set"):
             what += " " + ", ".join(f"{k}:={v:g}" if isinstance(v, (int, float)) else f"{k}:={v}"
-                                    for k, v in inj["set"].items())
+                                    for k, v in sorted(inj["set"].items()))
         out.append((float(inj.get("at", 0.0)), what))
     return out
 
@@ -142,6 +142,8 @@ def kpi_timelines(journal: dict[str, Any], target: Path) -> Path | None:
             _shade(ax, rb, rb + plan["recover_ms"], RECOVER_C, "recovery allowance" if first else None, alpha=0.2)
         if change_at > 0:
             _vline(ax, change_at, CHANGE_C, f"change applied {_hm(change_at)}" if first else None)
+        elif first:
+            ax.plot([], [], " ", label="change in effect\nfrom 0:00 (download)")
         for at, what in injections(journal):
             _vline(ax, at, ATTACK_C, f"injection {_hm(at)}: {what}" if first else None, ls=":", lw=1.6)
         if stopped is not None:
@@ -182,16 +184,18 @@ def kpi_timelines(journal: dict[str, Any], target: Path) -> Path | None:
 
 def _windows(ax, plan: dict[str, float], stopped: float | None, top: float) -> None:
     """Arrows over the KPI windows: window 1 (change in effect) and window 2 (after recovery)."""
-    y = top * 0.95
+    y = top * 0.92
     spans = [(plan["window_start_ms"], plan["end_ms"], "KPI window 1: change in effect"),
              (plan["end_ms"] + plan["recover_ms"], plan["end_ms"] + plan["recover_ms"] + plan["observe_ms"],
               "window 2")]
     if stopped is not None:   # the candidate never reached the planned windows
-        spans = [(plan["window_start_ms"], plan["end_ms"], f"planned KPI window 1 (candidate stopped at {_hm(stopped)}: not measured)")]
+        spans = [(plan["window_start_ms"], plan["end_ms"],
+                  f"planned KPI window 1 (candidate stopped at {_hm(stopped)}: not measured)")]
     for a, b, text in spans:
         ax.annotate("", xy=(a / MS_PER_H, y), xytext=(b / MS_PER_H, y),
                     arrowprops={"arrowstyle": "<->", "color": "0.35", "lw": 1})
-        ax.text((a + b) / 2 / MS_PER_H, y, text, ha="center", va="bottom", fontsize=8, color="0.25")
+        ax.text((a + b) / 2 / MS_PER_H, top * 0.935, text, ha="center", va="bottom", fontsize=8, color="0.25", zorder=5,
+                bbox={"facecolor": "white", "alpha": 0.85, "lw": 0, "pad": 1})
 
 
 def _kpi_checks_with_pairs(journal: dict[str, Any]) -> list[dict[str, Any]]:
@@ -455,7 +459,7 @@ def counterexample(journal: dict[str, Any], target: Path) -> Path | None:
         ax.set_title("Analog signals in the trace window (steps at each recorded change)", fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
         ax.grid(alpha=0.3)
-        ax.set_xlim(rel(t0), 0.6)
+        ax.set_xlim(rel(t0), 0.09 * -rel(t0))
         _tidy_ylim(ax)
     if digital:
         ax = axes[k]
@@ -472,6 +476,9 @@ def counterexample(journal: dict[str, Any], target: Path) -> Path | None:
             ys = [base + (0.75 if on else 0.0) for _, on in pts] + [base + (0.75 if pts[-1][1] else 0.0)]
             ax.step(ts, ys, where="post", color=colour, lw=1.1)
             ax.fill_between(ts, base, ys, step="post", color=colour, alpha=0.35, lw=0)
+            # the state at the violation, right of the line: a change just before it is a thin sliver
+            ax.text(0.01 * -rel(t0), base + 0.375, "TRUE" if pts[-1][1] else "FALSE", fontsize=7, va="center",
+                    ha="left", color=colour, fontweight="bold")
             if not changes:
                 note = f"{'TRUE' if start else 'FALSE'}: no change in the window"
                 if sampled_at is not None:
@@ -482,7 +489,7 @@ def counterexample(journal: dict[str, Any], target: Path) -> Path | None:
         ax.set_ylim(-0.2, len(digital) - 0.1)
         ax.axvline(0, color=CANDIDATE, lw=2)
         ax.set_title("Boolean signals in the trace window (raised = TRUE; red line = violation)", fontsize=9)
-        ax.set_xlim(rel(t0), 0.6)
+        ax.set_xlim(rel(t0), 0.09 * -rel(t0))
         ax.grid(axis="x", alpha=0.3)
     axes[-1].set_xlabel("seconds before the violation (0 = violation)")
     return _save(fig, target / "counterexample.png")

@@ -183,7 +183,7 @@ def _change_rows(j: dict[str, Any]) -> list[list[str]]:
         rows.append(["Applied", f"written at {hms(at)}"])
     elif kind is not None:
         detail = doc_ch.get(kind) or {}
-        rows.append(["Change", f"{kind}: " + ", ".join(f"{k} = `{v}`" for k, v in detail.items())])
+        rows.append(["Change", f"{kind}: " + ", ".join(f"{k} = `{v}`" for k, v in sorted(detail.items()))])
         rows.append(["Applied", f"at {hms(at)}"])
     else:
         rows.append(["Change", "none recorded in the journal"])
@@ -226,7 +226,7 @@ def _header(j: dict[str, Any]) -> str:
         ["Seed", f"{j.get('seed', '–')} (replication r draws its random streams from seed and r)"],
         ["Scenario hash", f"`{sc['hash'][:12]}`"],
         ["Constraint (KPI) station", j["line"]["kpi_station"]],
-        ["Versions", ", ".join(f"{k} {v}" for k, v in (j.get("versions") or {}).items())],
+        ["Versions", ", ".join(f"{k} {v}" for k, v in sorted((j.get("versions") or {}).items()))],
     ]
     return "\n".join(["## What was validated", "", table(["", ""], rows)])
 
@@ -234,7 +234,7 @@ def _header(j: dict[str, Any]) -> str:
 def _injection_text(inj: dict[str, Any]) -> str:
     at = hms(float(inj.get("at", 0.0)))
     if inj.get("technique"):
-        what = ", ".join(f"`{k}` := {_value(v)}" for k, v in (inj.get("set") or {}).items())
+        what = ", ".join(f"`{k}` := {_value(v)}" for k, v in sorted((inj.get("set") or {}).items()))
         src = f" from {inj['from']}" if inj.get("from") else ""
         return f"{at}: attack {inj['technique']}{src} → `{inj.get('to')}`: {what}"
     extra = f" `{inj['station']}`" if inj.get("station") else ""
@@ -437,7 +437,7 @@ def _rollback(j: dict[str, Any], images: dict[str, Path]) -> str:
             it = items[key]
             rows.append([label, _rb_value(key, it["expected"]), _rb_value(key, it["actual"], it["expected"]),
                          "equal" if it["ok"] else "**DIFFERENT**"])
-        for key, it in items.items():
+        for key, it in sorted(items.items()):
             if key not in dict(ROLLBACK_ITEMS):
                 rows.append([key, _rb_value(key, it["expected"]), _rb_value(key, it["actual"]),
                              "equal" if it["ok"] else "**DIFFERENT**"])
@@ -527,7 +527,7 @@ def _safety(j: dict[str, Any], images: dict[str, Path]) -> str:
     if found is None:
         return "\n".join(out + ["", "No invariant was broken: there is no counterexample."])
     r, v, when = found
-    detail = ", ".join(f"{k} = {_value(x)}" for k, x in v.items() if k not in ("invariant", "t_ms", "trace"))
+    detail = _detail(v)
     out += ["", f"### Counterexample: `{v['invariant']}` at {hms(v['t_ms'], 3)} "
                 f"(replication {r}, {when})", ""]
     if detail:
@@ -540,17 +540,22 @@ def _safety(j: dict[str, Any], images: dict[str, Path]) -> str:
                 "The relevant signals over the recorded trace (10 s before the violation), the violation at 0."
                 + (" Top: the tank level of both runs over the 20 minutes before it." if
                    v["invariant"] == "tank_no_overflow" and pair[side].get("samples") else "")]
-    others = [(p["replication"], w, x) for p in pairs for w, key in (("candidate", "violations"),
-                                                                      ("after rollback", "violations_after_rollback"),
-                                                                      ("baseline", "violations"))
-              for x in (p["candidate" if w != "baseline" else "baseline"].get(key) or []) if x is not v]
+    others = [(p["replication"], when_, x) for p in pairs
+              for when_, side_, key in (("candidate", "candidate", "violations"),
+                                        ("after rollback", "candidate", "violations_after_rollback"),
+                                        ("baseline", "baseline", "violations"))
+              for x in p[side_].get(key) or [] if x is not v]
     if others:
-        rows = [[str(rr), w, f"`{x['invariant']}`", hms(x["t_ms"], 3),
-                 ", ".join(f"{k} = {_value(y)}" for k, y in x.items() if k not in ("invariant", "t_ms", "trace"))]
+        rows = [[str(rr), w, f"`{x['invariant']}`", hms(x["t_ms"], 3), _detail(x)]
                 for rr, w, x in sorted(others, key=lambda o: (o[0], o[2]["t_ms"]))]
-        out += ["", "### Other violations", "", table(["replication", "run", "invariant", "time", "detail"], rows,
-                                                        "rllll")]
+        out += ["", "### Other violations", "",
+                table(["replication", "run", "invariant", "time", "detail"], rows, "rllll")]
     return "\n".join(out)
+
+
+def _detail(v: dict[str, Any]) -> str:
+    """A violation's detail fields (level, bottle, condition), without its trace."""
+    return ", ".join(f"{k} = {_plain(x)}" for k, x in sorted(v.items()) if k not in ("invariant", "t_ms", "trace"))
 
 
 def _trace_tables(v: dict[str, Any], samples: list[dict[str, Any]]) -> str:
@@ -605,7 +610,7 @@ def _timeline(j: dict[str, Any]) -> str:
         for e in p[side].get("events") or []:
             if e.get("event") not in NOTABLE_EVENTS:
                 continue
-            detail = ", ".join(f"{k} = {_plain(v)}" for k, v in e.items() if k not in ("t_ms", "event"))
+            detail = ", ".join(f"{k} = {_plain(v)}" for k, v in sorted(e.items()) if k not in ("t_ms", "event"))
             rows.append((e["t_ms"], side, e["event"], detail))
     rows.sort(key=lambda r: (r[0], r[1]))
     if not rows:
@@ -618,7 +623,7 @@ def _timeline(j: dict[str, Any]) -> str:
 
 def _plain(v: Any) -> str:
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_plain(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_plain(x)}" for k, x in sorted(v.items())) + "}"
     if isinstance(v, (list, tuple)):
         return ", ".join(_plain(x) for x in v)
     return _value(v)
@@ -628,7 +633,7 @@ def _files(j: dict[str, Any]) -> str:
     files = j["scenario"].get("files") or {}
     if not files:
         return ""
-    rows = [[f"`{name}`", f"`{h[:16]}`"] for name, h in files.items()]
+    rows = [[f"`{name}`", f"`{h[:16]}`"] for name, h in sorted(files.items())]
     return "\n".join(["## Files (sha256)", "", "The journal holds everything needed to replay this validation.", "",
                       table(["file", "sha256"], rows)])
 

@@ -152,5 +152,7 @@ def precondition_check(c: KpiCheck, base: list[float | None]) -> Check | None:
     inside = (t.low is None or iv.lo >= t.low) and (t.high is None or iv.hi <= t.high)
     if inside:
         return Check(name, "precondition", PASS, text, "hard", ev)
-    return Check(name, "precondition", FAIL, text + f": the baseline itself is not {describe_tolerance(c)}",
+    outside = (t.low is not None and iv.hi < t.low) or (t.high is not None and iv.lo > t.high)
+    how = "is not" if outside else "is not shown to be"
+    return Check(name, "precondition", FAIL, text + f": the baseline itself {how} {describe_tolerance(c)}",
                  "hard", ev)

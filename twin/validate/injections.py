@@ -24,7 +24,7 @@ def _apply(twin, inj: Injection):
     env, line = twin.env, twin.line
     yield env.timeout(max(0.0, inj.at - env.now))
     if inj.technique is not None:
-        results = [_attack_write(twin.plcs[inj.to], tag, value) for tag, value in (inj.set or {}).items()]
+        results = [_attack_write(twin, inj.from_, inj.to, tag, value) for tag, value in (inj.set or {}).items()]
         line.event("attack", technique=inj.technique, to=inj.to, set=dict(inj.set or {}),
                    accepted=all(results))
         return
@@ -56,8 +56,10 @@ def _apply(twin, inj: Injection):
             line.tank.sensor_stuck = None
 
 
-def _attack_write(plc, tag: str, value: Any) -> bool:
-    """Write a tag the way a Modbus client would: FC 16 to its holding registers (or FC 5 to a coil)."""
+def _attack_write(twin, src: str | None, dst: str, tag: str, value: Any) -> bool:
+    """Write a tag the way a Modbus client would: FC 16 to its holding registers (or FC 5 to a coil),
+    from the attacking host through the firewall model when the scenario has one."""
+    plc = twin.plcs[dst]
     t = plc.tag(tag)
     loc = plc.modbus_map.address_of(t.path)
     if loc is None:  # not on Modbus: the attacker cannot reach it this way
@@ -68,4 +70,7 @@ def _attack_write(plc, tag: str, value: Any) -> bool:
     else:
         regs = encode_registers(t.type, t.type.normalise(value))
         req = rq.ModbusRequest(function_code=16, address=address, count=len(regs), values=tuple(regs))
+    if src is not None and twin.gateway is not None and twin.gateway.policy is not None:
+        resp = twin.gateway.send(src, dst, req)
+        return resp is not None and resp.ok
     return plc.handle(req).ok

@@ -21,6 +21,9 @@ def describe_plan(loaded: LoadedScenario, replications: int | None = None) -> st
         how = "full download from the start" if ch.at == 0 else f"online change at {_min(ch.at)}"
         lines.append(f"  change: {ch.plc_program.plc} program -> {ch.plc_program.program} "
                      f"(sha256 {loaded.change_program.hash[:16]}), {how}")
+    elif ch.rules is not None:
+        lines.append(f"  change: conduit {ch.rules.conduit} rules -> {ch.rules.file} at {_min(ch.at)} "
+                     "(static diff against its intent, declared flows statically and as observed)")
     else:
         lines.append(f"  change: {ch.setpoint.plc}.{ch.setpoint.tag} := {ch.setpoint.value} at {_min(ch.at)}")
     lines += [

@@ -62,6 +62,24 @@ class PreChange:
     setpoint: tuple[str, Any] | None
 
 
+@dataclass
+class PreRules:
+    """The firewall as it was before a rules change."""
+
+    policy: Any
+    fingerprint: str
+
+
+def rules_fingerprint(network) -> str:
+    """A hash of every conduit's rule source as the policy in force was built from."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for conduit, rp in sorted(network.policy.conduits.items()):
+        h.update(f"{conduit}\0{rp.key}\n".encode())
+    return h.hexdigest()
+
+
 def capture(plc: Plc, setpoint_tag: str | None) -> PreChange:
     sp = (setpoint_tag, plc.read(setpoint_tag)) if setpoint_tag else None
     return PreChange(plc.name, plc.program, plc.program_hash, plc.version, plc.retained(),
@@ -117,7 +135,25 @@ def run_side(loaded: LoadedScenario, replication: int, candidate: bool, *, skip:
     injections.schedule(twin, sc.injections)
     ch = sc.change
     state: dict[str, Any] = {}
-    if candidate and ch is not None:
+    if candidate and ch is not None and ch.rules is not None:
+        line.stop_on_violation = True
+        gw = twin.gateway
+
+        def apply_rules():
+            state["pre_rules"] = PreRules(gw.policy, rules_fingerprint(loaded.network))
+            gw.network = loaded.change_network
+            gw.set_policy(loaded.change_network.policy)
+            gw.counts.clear()  # observed traffic from here on is the proposed ruleset's
+            line.event("change_applied", change="rules", conduit=ch.rules.conduit)
+
+        if ch.at == 0:
+            apply_rules()
+        else:
+            def rules_process(env):
+                yield env.timeout(ch.at)
+                apply_rules()
+            twin.env.process(rules_process(twin.env))
+    elif candidate and ch is not None:
         line.stop_on_violation = True
         target = (ch.plc_program or ch.setpoint).plc
         plc = twin.plcs[target]
@@ -134,7 +170,20 @@ def run_side(loaded: LoadedScenario, replication: int, candidate: bool, *, skip:
             twin.env.process(change_process(twin.env))
     stopped_by = virtual.run(twin, p.end)
     out: dict[str, Any] = {"stopped_by": stopped_by, "stopped_at_ms": twin.env.now if stopped_by else None}
-    if candidate and ch is not None:
+    if candidate and ch is not None and ch.rules is not None:
+        pre_rules = state.get("pre_rules")
+        if pre_rules is not None:
+            gw = twin.gateway
+            out["observed_under_change"] = gw.observed()
+            if "restore_baseline" in sc.rollback.steps:
+                gw.network = loaded.network
+                gw.set_policy(pre_rules.policy)
+            line.event("rollback", steps=list(sc.rollback.steps))
+            now = rules_fingerprint(gw.network)
+            out["rollback"] = {"ok": now == pre_rules.fingerprint, "at_ms": twin.env.now, "items": {
+                "rules_hash": {"expected": pre_rules.fingerprint, "actual": now, "ok": now == pre_rules.fingerprint}}}
+        line.stop_on_violation = False
+    elif candidate and ch is not None:
         pre = state.get("pre")
         if pre is not None:
             if "restore_baseline" in sc.rollback.steps:
@@ -159,6 +208,7 @@ def run_side(loaded: LoadedScenario, replication: int, candidate: bool, *, skip:
     out["samples"] = line.samples if detail else []
     if detail:
         out["gantt"] = line.gantt()
+    out["firewall"] = {"log": twin.gateway.log, "observed": twin.gateway.observed()}
     out["plcs"] = {n: {"mode": pl.mode, "fault": pl.fault, "program": pl.program_hash, "version": pl.version}
                    for n, pl in twin.plcs.items()}
     return out

@@ -11,7 +11,7 @@ from ..engine.loading import LoadedScenario
 from ..model.change import INVARIANTS, AbsoluteTolerance
 from ..report.journal import versions
 from . import verdict as V
-from .checks import FAIL, INCONCLUSIVE, PASS, Check, kpi_check, precondition_check
+from .checks import FAIL, INCONCLUSIVE, PASS, Check, describe_tolerance, kpi_check, precondition_check
 from .runner import plan, replicate_pair
 
 
@@ -101,11 +101,17 @@ def evaluate(loaded: LoadedScenario, pairs: list[dict[str, Any]]) -> list[Check]
     # 3. steady state with the change in effect
     for c in ss.kpis:
         if aborted:
-            checks.append(Check(f"after change: {c.kpi}", "kpi", INCONCLUSIVE,
-                                "not evaluated: the candidate run was stopped by a safety invariant", c.severity))
+            checks.append(Check(f"after change: {c.kpi} {describe_tolerance(c)}", "kpi", INCONCLUSIVE,
+                                "not evaluated: the candidate run was stopped by a safety invariant", c.severity,
+                                {"kpi": c.kpi, "phase": "after change", "tolerance": describe_tolerance(c)}))
             continue
         checks.append(kpi_check(c, values("baseline", "window1", c.kpi), values("candidate", "window1", c.kpi),
                                 "after change"))
+    # 3b. a firewall ruleset: static analysis against intent, declared flows statically and as observed
+    if loaded.scenario.change is not None and loaded.scenario.change.rules is not None:
+        from .network_checks import network_checks
+
+        checks += network_checks(loaded, pairs)
     # 4. rollback: verified equal to the pre-change snapshot, in every replication
     rb = [(p["replication"], p["candidate"].get("rollback")) for p in pairs]
     failed = [(r, v) for r, v in rb if v is None or not v["ok"]]
@@ -117,9 +123,10 @@ def evaluate(loaded: LoadedScenario, pairs: list[dict[str, Any]]) -> list[Check]
                                 f"replication {r}: {what} differ(s) from the snapshot",
                                 evidence={"replication": r, "verification": v}))
         else:
+            what = ("the rules hash equals the baseline's" if loaded.scenario.change.rules is not None else
+                    "program hash, retained memory, configuration and mode equal the snapshot")
             checks.append(Check("rollback: state equals the pre-change snapshot", "rollback", PASS,
-                                "program hash, retained memory, configuration and mode equal the snapshot "
-                                f"in all {len(pairs)} replications"))
+                                f"{what} in all {len(pairs)} replications"))
     # 5. after rollback: invariants, and the steady state again once the recovery time has passed
     post = [(p["replication"], v) for p in pairs for v in p["candidate"]["violations_after_rollback"]]
     checks.append(Check("after rollback: safety invariants hold", "recovery", FAIL if post else PASS,
@@ -161,7 +168,7 @@ def build_journal(loaded: LoadedScenario, pairs: list[dict[str, Any]], checks: l
         "seeds": [{"entropy": sc.metadata.seed, "replication": q["replication"]} for q in pairs],
         "versions": versions(),
         "run": {"mode": "virtual", "duration_ms": sc.run.duration, "warmup_ms": sc.run.warmup,
-                "replications": len(pairs), "plan": {"change_at_ms": p.change_at, "window_start_ms": p.window_start,
+                "sample_ms": sc.run.sample, "replications": len(pairs), "plan": {"change_at_ms": p.change_at, "window_start_ms": p.window_start,
                                                      "end_ms": p.end, "recover_ms": p.recover,
                                                      "observe_ms": p.observe}},
         "change": None if ch is None else {
