@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from ..iec_types import to_f32
+from ..iec_types import wrap_int as wrap
 from .errors import PlcRuntimeError
 
 LOOP_LIMIT = 1_000_000  # iterations of one loop in one scan before the watchdog trips
@@ -70,14 +71,6 @@ def trunc(x: float, bits: int, signed: bool, where: str) -> int:
     if math.isnan(x) or math.isinf(x):
         raise PlcRuntimeError(f"{where}: cannot convert {x} to an integer")
     return wrap(int(x), bits, signed)
-
-
-def wrap(v: int, bits: int, signed: bool) -> int:
-    mask = (1 << bits) - 1
-    v &= mask
-    if signed and v >> (bits - 1):
-        v -= 1 << bits
-    return v
 
 
 def mux(k: int, where: str, *values):

@@ -22,27 +22,35 @@ def _worker(loaded: LoadedScenario, replication: int, skip: bool) -> dict[str, A
     return replicate(loaded, replication, detail=(replication == 0), skip_idle_scans=skip)
 
 
+def parallel(fn: Callable[..., dict[str, Any]], loaded: LoadedScenario, n: int, args: tuple = (), *,
+             jobs: int | None = None, on_done: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """fn(loaded, replication, *args) for replications 0..n-1 across processes, in replication order."""
+    jobs = max(1, min(n, jobs or os.cpu_count() or 1))
+    results: dict[int, dict[str, Any]] = {}
+    if jobs == 1:
+        for r in range(n):
+            results[r] = fn(loaded, r, *args)
+            if on_done:
+                on_done(r)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(fn, loaded, r, *args): r for r in range(n)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if on_done:
+                    on_done(futures[fut])
+    return [results[r] for r in range(n)]
+
+
 def run_replications(loaded: LoadedScenario, n: int, *, jobs: int | None = None, skip_idle_scans: bool = True,
                      on_done: Callable[[int], None] | None = None,
                      progress: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
-    jobs = max(1, min(n, jobs or os.cpu_count() or 1))
-    if jobs == 1:
-        out = []
-        for r in range(n):
-            out.append(replicate(loaded, r, detail=(r == 0), skip_idle_scans=skip_idle_scans,
-                                 progress=progress if n == 1 else None))
-            if on_done:
-                on_done(r)
+    if n == 1 and progress is not None:  # one replication in-process, with a progress bar
+        out = [replicate(loaded, 0, detail=True, skip_idle_scans=skip_idle_scans, progress=progress)]
+        if on_done:
+            on_done(0)
         return out
-    results: dict[int, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_worker, loaded, r, skip_idle_scans): r for r in range(n)}
-        for fut in as_completed(futures):
-            r = futures[fut]
-            results[r] = fut.result()
-            if on_done:
-                on_done(r)
-    return [results[r] for r in range(n)]
+    return parallel(_worker, loaded, n, (skip_idle_scans,), jobs=jobs, on_done=on_done)
 
 
 def summary(values: list[float | None], confidence: float = 0.95) -> dict[str, Any]:

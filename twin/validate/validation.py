@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -44,28 +42,11 @@ class ValidationResult:
         return "\n".join(lines)
 
 
-def _worker(loaded: LoadedScenario, r: int, skip: bool) -> dict[str, Any]:
-    return replicate_pair(loaded, r, skip)
-
-
 def run_pairs(loaded: LoadedScenario, n: int, jobs: int | None, skip: bool,
               on_done: Callable[[int], None] | None) -> list[dict[str, Any]]:
-    jobs = max(1, min(n, jobs or os.cpu_count() or 1))
-    if jobs == 1:
-        out = []
-        for r in range(n):
-            out.append(replicate_pair(loaded, r, skip))
-            if on_done:
-                on_done(r)
-        return out
-    results: dict[int, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(_worker, loaded, r, skip): r for r in range(n)}
-        for f in as_completed(futs):
-            results[futs[f]] = f.result()
-            if on_done:
-                on_done(futs[f])
-    return [results[r] for r in range(n)]
+    from ..engine.replications import parallel
+
+    return parallel(replicate_pair, loaded, n, (skip,), jobs=jobs, on_done=on_done)
 
 
 def evaluate(loaded: LoadedScenario, pairs: list[dict[str, Any]]) -> list[Check]:
