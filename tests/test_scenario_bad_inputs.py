@@ -134,8 +134,8 @@ CASES = [
       "file not found: plc.yaml"),
     C("missing-program-file", P, "plc/qa.st", "plc/qa_v2.st", "qa_plc:", "plcs.qa_plc.program",
       "file not found: plc/qa_v2.st"),
-    C("missing-network-file", S, "plcs: plcs.yaml\n", "plcs: plcs.yaml\nnetwork: network.yaml\n", "network:",
-      "network", "file not found: network.yaml"),
+    C("missing-network-file", S, "network: network.yaml\n", "network: lan.yaml\n", "network:",
+      "network", "file not found: lan.yaml"),
     C("line-ref-is-directory", S, "line: line.yaml", "line: plc", "line: plc", "line", "is a directory"),
     # --- durations ---------------------------------------------------------------------------------------------
     C("negative-warmup", S, "warmup: 30m", "warmup: -5m", "warmup: -5m", "run.warmup", "must not be negative",
