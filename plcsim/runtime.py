@@ -303,17 +303,8 @@ class Plc:
 
     def outputs(self) -> dict[str, Any]:
         """Physical outputs (%Q...) as the plant sees them: the safe state unless RUN."""
-        out = {}
-        safe = {k.lower(): v for k, v in self.config.safe_state.items()}
-        for t in self._taglist:
-            if t.location is None or t.location.area != "Q":
-                continue
-            if self.mode == RUN:
-                out[t.path] = self.program.getters[t.path.lower()](self._inst)
-            else:
-                bare = t.path.split(".", 1)[-1].lower()
-                out[t.path] = t.type.normalise(safe.get(bare, safe.get(t.path.lower(), t.type.default())))
-        return out
+        return {t.path: self.output_reader(t.path)() for t in self._taglist
+                if t.location is not None and t.location.area == "Q"}
 
     # -------------------------------------------------------- snapshot/restore
     def snapshot(self) -> bytes:

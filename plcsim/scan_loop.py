@@ -14,6 +14,7 @@ import time
 from collections import deque
 from typing import Iterable
 
+from .aio import cancel_and_wait
 from .runtime import Plc
 
 SPIN_NS = 1_500_000  # how early to wake before a slot (covers epoll's ms rounding)
@@ -35,13 +36,8 @@ class ScanLoop:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         # one task per distinct cycle time keeps each PLC on its own grid

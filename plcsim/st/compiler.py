@@ -178,6 +178,8 @@ class _Compiler:
         self.source, self.filename = source, filename
         self.errors: list[StError] = []
         self.pous: dict[str, Pou] = {}
+        self.reads_timer_et = False        # does any POU read a timer's ET (then ET is idle-key state)
+        self.latched_only: set[str] = set()  # program inputs never assigned (left out of the idle key)
 
     def err(self, node: Any, msg: str) -> StError:
         line, col = pos(node)
@@ -411,7 +413,7 @@ class _Compiler:
             init_lines = self.init_lines(pou, gen)
             gen.block(pou.node.body, 2 if pou.kind != "FUNCTION" else 1)
             self.errors.extend(gen.errors)
-            self.reads_timer_et = getattr(self, "reads_timer_et", False) or gen.reads_timer_et
+            self.reads_timer_et = self.reads_timer_et or gen.reads_timer_et
             bodies.append((pou, init_lines, gen.lines))
             if pou.kind == "PROGRAM":
                 # physical inputs the program never assigns: a scan that changed only these
@@ -425,13 +427,10 @@ class _Compiler:
                 out.append(self.class_source(pou, init_lines, lines))
         return "\n\n".join(out) + "\n"
 
-    def _program_vars(self) -> list[Var]:
-        return [v for p in self.pous.values() if p.kind == "PROGRAM" for v in p.vars.values()]
-
-    def key_source(self, inits: list[tuple[Var, str]]) -> list[str]:
+    def key_source(self, pou: Pou, inits: list[tuple[Var, str]]) -> list[str]:
         """_key(): the state that can influence later scans, as one comparable tuple."""
         parts = []
-        skip = getattr(self, "latched_only", set()) if inits and inits[0][0] in self._program_vars() else set()
+        skip = self.latched_only if pou.kind == "PROGRAM" else set()
         for v, _ in inits:
             if v.constant or v.key in skip:
                 continue
@@ -516,7 +515,7 @@ class _Compiler:
                "    def __init__(self, rt):",
                "        self._rt = rt"]
         src += [f"        self.{v.attr} = {code}" for v, code in inits]
-        src += self.key_source(inits)
+        src += self.key_source(pou, inits)
         src += ["", "    def __call__(self):"]
         src += body
         return "\n".join(src)

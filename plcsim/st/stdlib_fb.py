@@ -48,7 +48,7 @@ class StdFb:
 
     @classmethod
     def state_slots(cls) -> list[str]:
-        return ["v_" + n.lower() for n, _t, _s in cls.MEMBERS] + [n for n, _d in cls.HIDDEN]
+        return list(_slots(cls.MEMBERS, cls.HIDDEN))
 
 
 def _slots(members, hidden):

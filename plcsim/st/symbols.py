@@ -7,8 +7,8 @@ from typing import Any
 
 from blark import transform as tf
 
-from ..iec_types import ELEMENTARY, IecType
-from ..tags import Location, LocationError
+from ..iec_types import IecType
+from ..tags import Location
 
 # Untyped literals adapt to the other operand / the assignment target.
 ANY_INT = IecType("ANY_INT", "int", 64, True)

@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import simpy
 
+from plcsim.aio import cancel_and_wait
+
 from .loading import LoadedScenario
 from .virtual import Twin, build, summarise
 
@@ -47,13 +49,8 @@ class RealtimeTwin:
         return self.twin.env.now
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for s in self._servers:
             await s.stop()
         self._servers.clear()

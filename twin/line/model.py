@@ -93,9 +93,6 @@ class LineModel:
     def event(self, kind: str, **data: Any) -> None:
         self.events.append({"t_ms": round(float(self.env.now), 3), "event": kind, **data})
 
-    def on_state_change(self, station: str, old: str, new: str, now: float) -> None:
-        pass  # states are summarised by StateLog; hook kept for live views (TUI)
-
     def _traced(self, sig: Signal) -> None:
         self.trace.append((self.env.now, sig.name, sig.value))
 

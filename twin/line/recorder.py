@@ -9,9 +9,9 @@ ELEMENTS = ("execute", "starved", "blocked", "held_breakdown", "held_microstop",
 
 
 class StateLog:
-    __slots__ = ("env", "name", "state", "element", "since", "totals", "intervals", "gantt_until", "_on_change")
+    __slots__ = ("env", "name", "state", "element", "since", "totals", "intervals", "gantt_until")
 
-    def __init__(self, env, name: str, gantt_until: float, on_change=None) -> None:
+    def __init__(self, env, name: str, gantt_until: float) -> None:
         self.env = env
         self.name = name
         self.state = STARVED
@@ -20,7 +20,6 @@ class StateLog:
         self.totals = dict.fromkeys(ELEMENTS, 0.0)
         self.intervals: list[tuple[float, float, str]] = []
         self.gantt_until = gantt_until
-        self._on_change = on_change
 
     def set(self, state: str, cause: str | None = None) -> None:
         element = _element(state, cause)
@@ -28,8 +27,6 @@ class StateLog:
             return
         now = self.env.now
         self._close(now)
-        if self._on_change is not None:
-            self._on_change(self.name, self.state, state, now)
         self.state, self.element, self.since = state, element, now
 
     def _close(self, now: float) -> None:

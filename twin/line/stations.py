@@ -38,7 +38,7 @@ class Station:
                  up: Buffer | None, down: Buffer | None) -> None:
         self.line, self.env, self.name, self.spec = line, line.env, name, spec
         self.up, self.down = up, down
-        self.log = StateLog(self.env, name, line.gantt_until, line.on_state_change)
+        self.log = StateLog(self.env, name, line.gantt_until)
         self._wake = None
         s = line.streams
         self.cycle_rng = s.rng(name, "cycle")

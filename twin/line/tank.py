@@ -76,6 +76,12 @@ class Tank:
         self.last = now
         self._recompute_flows()
 
+    def force_pump(self, running: bool | None) -> None:
+        """A fault forcing the pump on or off (None: it follows its output again), from now on."""
+        self.advance()  # the past keeps the flows it had
+        self.pump_stuck = running
+        self._recompute_flows()
+
     def place(self, bottle: Bottle | None) -> None:
         self.advance()
         self.bottle = bottle

@@ -480,13 +480,18 @@ def render(journal: dict[str, Any], images: list[tuple[Path, str]]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def write_with_plots(journal: dict[str, Any], target: Path, make_plots, render_text) -> Path:
+    """Write target/report.md from render_text(journal, images) after make_plots(journal, target)."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    images = make_plots(journal, target)
+    path = target / "report.md"
+    path.write_text(render_text(journal, images), encoding="utf-8")
+    return path
+
+
 def write_report(journal: dict[str, Any], target: Path) -> Path:
     """Write target/report.md and its PNG plots; return the report's path."""
     from . import plots
 
-    target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    images = plots.make_all(journal, target)
-    path = target / "report.md"
-    path.write_text(render(journal, images), encoding="utf-8")
-    return path
+    return write_with_plots(journal, target, plots.make_all, render)

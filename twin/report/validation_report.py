@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .markdown import INVARIANTS, KPIS, _value, duration, hms, num, table
+from .markdown import INVARIANTS, KPIS, _value, duration, hms, num, table, write_with_plots
 
 STATUS_ORDER = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
 TRACE_ROWS = 12          # changes of the relevant signals listed per violation
@@ -651,9 +651,4 @@ def write_validation_report(journal: dict[str, Any], target: Path) -> Path:
     """Write target/report.md and its PNG plots; return the report's path."""
     from . import validation_plots
 
-    target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    images = validation_plots.make_all(journal, target)
-    path = target / "report.md"
-    path.write_text(render(journal, images), encoding="utf-8")
-    return path
+    return write_with_plots(journal, target, validation_plots.make_all, render)

@@ -40,14 +40,10 @@ def _apply(twin, inj: Injection):
             sig.set(True)
     elif inj.fault == "pump_stuck_on":
         line.event("fault_injected", fault=inj.fault, for_s=(inj.for_ or 0) / 1000)
-        line.tank.advance()
-        line.tank.pump_stuck = True
-        line.tank.advance()
+        line.tank.force_pump(True)
         if inj.for_:
             yield env.timeout(inj.for_)
-            line.tank.advance()
-            line.tank.pump_stuck = None
-            line.tank.advance()
+            line.tank.force_pump(None)
     elif inj.fault == "level_sensor_stuck":
         line.event("fault_injected", fault=inj.fault, value=inj.value, for_s=(inj.for_ or 0) / 1000)
         line.tank.sensor_stuck = inj.value if inj.value is not None else line.tank.level_pct
